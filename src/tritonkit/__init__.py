@@ -1,0 +1,60 @@
+"""tritonkit: from a PyTorch model to a running, validated Triton model repository.
+
+The public API; the `tritonkit` command is a thin layer over it. Heavy parts (torch, docker,
+tritonclient) load only when the functions that need them are called.
+"""
+
+from __future__ import annotations
+
+from tritonkit.errors import (
+    EngineUnavailableError,
+    ExitCode,
+    ExportError,
+    FindingsError,
+    InferenceError,
+    InterruptedByUser,
+    RepositoryError,
+    ServerNotReadyError,
+    TritonkitError,
+    UsageError,
+)
+from tritonkit.project import Project, load_project, resolve_repository
+from tritonkit.render import render_config, render_python_model
+from tritonkit.scaffold import add_model, init_repository, plan_model, render_repository
+from tritonkit.spec import (
+    DynamicBatchingSpec,
+    EnsembleStepSpec,
+    InstanceGroupSpec,
+    ModelSpec,
+    TensorSpec,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DynamicBatchingSpec",
+    "EngineUnavailableError",
+    "EnsembleStepSpec",
+    "ExitCode",
+    "ExportError",
+    "FindingsError",
+    "InferenceError",
+    "InstanceGroupSpec",
+    "InterruptedByUser",
+    "ModelSpec",
+    "Project",
+    "RepositoryError",
+    "ServerNotReadyError",
+    "TensorSpec",
+    "TritonkitError",
+    "UsageError",
+    "__version__",
+    "add_model",
+    "init_repository",
+    "load_project",
+    "plan_model",
+    "render_config",
+    "render_python_model",
+    "render_repository",
+    "resolve_repository",
+]

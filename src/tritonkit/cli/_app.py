@@ -1,0 +1,72 @@
+"""The typer app every command module registers on, and the one error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tritonkit.errors import ExitCode, TritonkitError
+
+app = typer.Typer(
+    name="tritonkit",
+    help="From a PyTorch model to a running, validated Triton Inference Server model repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# The shared --repo option of every command that acts on a repository.
+RepoOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+    typer.Option(
+        "--repo",
+        help="Model repository (default: the one named by the nearest tritonkit.yaml, else ./model_repository).",
+    ),
+]
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """Print one line (the only way commands print)."""
+    typer.echo(text, err=err)
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Print an error line to stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
+    from typer import _click
+
+    try:
+        result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
+    except TritonkitError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
+        return int(exc.exit_code)
+    except _click.exceptions.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except _click.exceptions.Abort:
+        typer.echo("interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

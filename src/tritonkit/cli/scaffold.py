@@ -1,0 +1,115 @@
+"""init, add, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tritonkit.cli._app import RepoOption, app, echo
+from tritonkit.errors import ExitCode, FindingsError
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Repository folder to create.")] = Path("model_repository"),
+    force: Annotated[bool, typer.Option("--force", help="Use a non-empty folder / overwrite tritonkit.yaml.")] = False,
+) -> None:
+    """Create a model repository and its tritonkit.yaml spec file."""
+    from tritonkit.scaffold import init_repository
+
+    result = init_repository(directory, force=force)
+    echo(f"created repository {result.repository} (spec: {result.spec_path})")
+
+
+@app.command()
+def add(
+    name: Annotated[str, typer.Argument(help="Model name (the folder name and config name).")],
+    backend: Annotated[str, typer.Option("--backend", "-b", help="pytorch, onnx, python, ensemble or a custom backend name.")] = "pytorch",
+    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="NAME:DTYPE:DIMS, repeatable (e.g. INPUT__0:fp32:3,224,224).")] = None,
+    outputs: Annotated[Optional[list[str]], typer.Option("--output", "-o", help="NAME:DTYPE:DIMS, repeatable.")] = None,
+    max_batch_size: Annotated[int, typer.Option("--max-batch-size", help="0 = no batching; N adds an implicit batch dim.")] = 0,
+    dynamic_batching: Annotated[bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")] = False,
+    preferred_batch_size: Annotated[Optional[list[int]], typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching.")] = None,
+    queue_delay_us: Annotated[Optional[int], typer.Option("--max-queue-delay-us", help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.")] = None,
+    instances: Annotated[Optional[int], typer.Option("--instances", help="Instance count of the instance group.")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")] = "cpu",
+    gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
+    version: Annotated[int, typer.Option("--version", help="Version folder to create.")] = 1,
+    bls_target: Annotated[Optional[str], typer.Option("--bls-target", help="python: scaffold a BLS model.py that calls this model.")] = None,
+    steps: Annotated[Optional[list[str]], typer.Option("--step", help="ensemble: a member model, repeatable, in order (wired as a chain).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing model folder.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Scaffold a model: config.pbtxt, version folder, model.py for python; record it in tritonkit.yaml."""
+    from tritonkit.errors import UsageError
+    from tritonkit.project import resolve_repository
+    from tritonkit.scaffold import add_model
+    from tritonkit.spec import (
+        DynamicBatchingSpec,
+        EnsembleStepSpec,
+        InstanceGroupSpec,
+        ModelSpec,
+        TensorSpec,
+    )
+
+    db = None
+    if dynamic_batching or preferred_batch_size or queue_delay_us is not None:
+        db = DynamicBatchingSpec(list(preferred_batch_size or []), queue_delay_us or 0)
+    groups = []
+    gpu_ids: list[int] = []
+    if gpus:
+        try:
+            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
+    if instances is not None or gpu_ids or kind != "cpu":
+        groups.append(InstanceGroupSpec(count=instances or 1, kind=kind, gpus=gpu_ids))
+    if steps and backend.lower() != "ensemble":
+        raise UsageError("--step is for --backend ensemble")
+    if bls_target and backend.lower() not in ("python", "bls"):
+        raise UsageError("--bls-target is for --backend python")
+    spec = ModelSpec(
+        name=name,
+        backend=backend,
+        inputs=[TensorSpec.parse(t) for t in inputs or []],
+        outputs=[TensorSpec.parse(t) for t in outputs or []],
+        max_batch_size=max_batch_size,
+        dynamic_batching=db,
+        instance_groups=groups,
+        version=version,
+        bls_target=bls_target,
+        steps=[EnsembleStepSpec(s) for s in steps or []],
+    )
+    if spec.backend != "ensemble" and (not spec.inputs or not spec.outputs):
+        raise UsageError("a model needs at least one --input and one --output", hint="e.g. --input x:fp32:16 --output y:fp32:4")
+    repository = resolve_repository(repo)
+    plan = add_model(repository, spec, force=force)
+    echo(f"added {spec.backend} model {spec.name!r} in {repository / spec.name}")
+    for rel in sorted(plan.files):
+        echo(f"  {rel}")
+    if spec.model_filename and spec.backend != "python":
+        echo(f"next: put {spec.model_filename} in {repository / spec.name / str(spec.version)}/ (or use `tritonkit export`)")
+
+
+@app.command()
+def render(
+    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 with a diff when files would change.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Regenerate every config.pbtxt from tritonkit.yaml (idempotent)."""
+    from tritonkit.project import resolve_repository
+    from tritonkit.scaffold import render_repository
+
+    result = render_repository(resolve_repository(repo), check=check)
+    for path, diff in result.changed.items():
+        if check:
+            echo(diff.rstrip("\n"))
+        else:
+            echo(f"rendered {path}")
+    if check and result.changed:
+        raise FindingsError(f"{len(result.changed)} config(s) differ from tritonkit.yaml", hint="run `tritonkit render`")
+    if not result.changed:
+        echo(f"{len(result.unchanged)} config(s) up to date")
+    _ = ExitCode

@@ -1,0 +1,79 @@
+"""tritonkit's exceptions and the exit codes they map to (a public contract, see README)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the `tritonkit` command. Scripts and CI may rely on them."""
+
+    OK = 0
+    FINDINGS = 1  # validate found errors, a test failed, render --check found drift
+    USAGE = 2  # bad flag, bad argument, refusal to overwrite, bad input file
+    UNAVAILABLE = 3  # Docker engine / image / server binary / server not ready / port in use
+    INFERENCE = 4  # the server rejected or failed an inference
+    EXPORT = 5  # a model could not be exported or proven
+    INTERRUPTED = 130
+
+
+class TritonkitError(Exception):
+    """Base of every error tritonkit raises on purpose; carries an exit code and a hint."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class UsageError(TritonkitError):
+    """A flag, argument or input file is wrong; nothing was changed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RepositoryError(TritonkitError):
+    """The repository or spec file cannot be used as asked (missing, not empty, version exists...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class FindingsError(TritonkitError):
+    """A check ran and found problems (validation errors, a failed test, render drift)."""
+
+    exit_code = ExitCode.FINDINGS
+
+
+class EngineUnavailableError(TritonkitError):
+    """The Docker engine, an image, or a tritonserver binary cannot be used."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class ServerNotReadyError(TritonkitError):
+    """The server did not become ready, a model failed to load, or it cannot be reached."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class InferenceError(TritonkitError):
+    """The server rejected or failed an inference request."""
+
+    exit_code = ExitCode.INFERENCE
+
+
+class ExportError(TritonkitError):
+    """A model could not be imported, run, traced, saved or proven equal to its eager self."""
+
+    exit_code = ExitCode.EXPORT
+
+
+class InterruptedByUser(TritonkitError):
+    """The user pressed Ctrl-C; whatever was started has been cleaned up."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,182 @@
+"""`init`, `add` and `render`: plan the files a spec produces, then write them safely.
+
+Planning is pure (a `ScaffoldPlan` value: path -> text), so tests check it without touching disk;
+`apply_*` functions do the writing through `repository.py`'s atomic helpers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tritonkit.errors import RepositoryError, UsageError
+from tritonkit.project import DEFAULT_REPOSITORY, Project, load_project, spec_path_for
+from tritonkit.render import render_config, render_python_model
+from tritonkit.repository import CONFIG_FILE, write_text_atomic, write_tree
+from tritonkit.spec import EnsembleStepSpec, ModelSpec
+
+
+@dataclass
+class ScaffoldPlan:
+    """The files one model needs, relative to its model folder (config.pbtxt, 1/, 1/model.py...)."""
+
+    model: ModelSpec
+    files: dict[str, str] = field(default_factory=dict)
+    empty_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InitResult:
+    repository: Path
+    spec_path: Path
+
+
+@dataclass
+class RenderResult:
+    """What `render` changed (or would change, with check): path -> unified diff."""
+
+    changed: dict[Path, str] = field(default_factory=dict)
+    unchanged: list[Path] = field(default_factory=list)
+
+
+def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool = False) -> InitResult:
+    """Create an empty model repository and its tritonkit.yaml; refuse a non-empty folder unless `force`."""
+    repository = Path(directory)
+    if repository.exists() and not repository.is_dir():
+        raise RepositoryError(f"{repository} exists and is not a folder", hint="choose another path")
+    if repository.is_dir() and any(repository.iterdir()) and not force:
+        raise RepositoryError(f"{repository} is not empty", hint="use --force to make it a repository anyway")
+    spec_path = spec_path_for(repository)
+    if spec_path.exists() and not force:
+        existing = load_project(repository)
+        if existing.models or existing.spec_path.is_file():
+            raise RepositoryError(f"{spec_path} already exists", hint="use --force to overwrite it")
+    repository.mkdir(parents=True, exist_ok=True)
+    project = Project(spec_path=spec_path, repository=repository)
+    if force and spec_path.is_file():
+        try:
+            project.models = load_project(repository).models
+        except RepositoryError:
+            project.models = []
+    write_text_atomic(spec_path, project.to_yaml())
+    return InitResult(repository=repository, spec_path=spec_path)
+
+
+def plan_model(spec: ModelSpec, project: Project | None = None) -> ScaffoldPlan:
+    """The files for `spec`: config.pbtxt, the version folder, and model.py for Python models."""
+    plan = ScaffoldPlan(model=spec)
+    plan.files[CONFIG_FILE] = render_config(spec)
+    version = str(spec.version)
+    if spec.backend == "python":
+        target = project.model(spec.bls_target) if (project and spec.bls_target) else None
+        plan.files[f"{version}/model.py"] = render_python_model(spec, target)
+    else:
+        plan.empty_dirs.append(version)
+    return plan
+
+
+def chain_ensemble(spec: ModelSpec, project: Project) -> ModelSpec:
+    """Fill an ensemble's steps given only member names: wire them in a chain, by tensor position.
+
+    The ensemble's inputs feed the first member; each member's outputs feed the next one's inputs;
+    the last member's outputs are the ensemble's outputs. Inputs/outputs default to the first/last
+    member's. Steps that already carry maps are kept as they are.
+    """
+    if not spec.steps or any(s.input_map or s.output_map for s in spec.steps):
+        return spec
+    members = []
+    for step in spec.steps:
+        member = project.model(step.model_name)
+        if member is None:
+            raise UsageError(
+                f"ensemble step {step.model_name!r} is not in {project.spec_path}",
+                hint="add the member models first, or write the steps' maps in tritonkit.yaml",
+            )
+        members.append(member)
+    if not spec.inputs:
+        spec.inputs = [t for t in members[0].inputs]
+    if not spec.outputs:
+        spec.outputs = [t for t in members[-1].outputs]
+    current = [t.name for t in spec.inputs]
+    steps: list[EnsembleStepSpec] = []
+    for index, member in enumerate(members):
+        last = index == len(members) - 1
+        if len(current) != len(member.inputs):
+            raise UsageError(
+                f"cannot chain {member.name!r}: it takes {len(member.inputs)} inputs, gets {len(current)}",
+                hint="write this ensemble's steps with explicit maps in tritonkit.yaml",
+            )
+        input_map = {m.name: current[i] for i, m in enumerate(member.inputs)}
+        if last:
+            if len(member.outputs) != len(spec.outputs):
+                raise UsageError(f"the last step {member.name!r} does not produce {len(spec.outputs)} outputs")
+            outputs = [t.name for t in spec.outputs]
+        else:
+            outputs = [f"{member.name}_{t.name}" for t in member.outputs]
+        output_map = {m.name: outputs[i] for i, m in enumerate(member.outputs)}
+        steps.append(EnsembleStepSpec(member.name, spec.steps[index].model_version, input_map, output_map))
+        current = outputs
+    spec.steps = steps
+    if spec.max_batch_size == 0 and all(m.max_batch_size > 0 for m in members):
+        spec.max_batch_size = min(m.max_batch_size for m in members)
+    return spec
+
+
+def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> ScaffoldPlan:
+    """Scaffold `spec` into `repository` and record it in tritonkit.yaml. Atomic: all or nothing."""
+    if not repository.is_dir():
+        raise RepositoryError(f"repository {repository} does not exist", hint="run `tritonkit init` first")
+    project = load_project(repository)
+    if spec.backend == "ensemble":
+        spec = chain_ensemble(spec, project)
+    if spec.bls_target and spec.bls_target == spec.name:
+        raise UsageError("a BLS model cannot call itself", hint="name another model with --bls-target")
+    target = repository / spec.name
+    if target.exists() and not force:
+        raise RepositoryError(f"model {spec.name!r} already exists at {target}", hint="use --force to replace it")
+    plan = plan_model(spec, project)
+    files = dict(plan.files)
+    for d in plan.empty_dirs:
+        files[f"{d}/.keep"] = ""
+    # Write the model folder first (atomic), then the spec; if the spec write fails, undo the folder.
+    previous_yaml = project.spec_path.read_text(encoding="utf-8") if project.spec_path.is_file() else None
+    write_tree(target, files, replace=force)
+    project.upsert(spec)
+    try:
+        write_text_atomic(project.spec_path, project.to_yaml())
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
+        if previous_yaml is not None:
+            write_text_atomic(project.spec_path, previous_yaml)
+        raise
+    return plan
+
+
+def render_repository(repository: Path, *, check: bool = False) -> RenderResult:
+    """Regenerate every config.pbtxt from tritonkit.yaml (idempotent); with `check`, only report drift."""
+    project = load_project(repository)
+    if not project.spec_path.is_file():
+        raise RepositoryError(f"no {project.spec_path.name} beside {repository}", hint="run `tritonkit init` first")
+    result = RenderResult()
+    for spec in project.models:
+        path = repository / spec.name / CONFIG_FILE
+        new = render_config(spec)
+        try:
+            old = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            old = ""
+        if old == new:
+            result.unchanged.append(path)
+            continue
+        diff = "".join(
+            difflib.unified_diff(
+                old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), f"{path} (rendered)"
+            )
+        )
+        result.changed[path] = diff
+        if not check:
+            write_text_atomic(path, new)
+    return result
