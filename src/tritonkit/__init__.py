@@ -58,3 +58,28 @@ __all__ = [
     "render_repository",
     "resolve_repository",
 ]
+
+# Public API of the other areas, loaded on first use so that `import tritonkit` stays light.
+_LAZY = {
+    "Finding": "tritonkit.findings",
+    "validate": "tritonkit.validate",  # validate(repository, *, artifacts=True) -> ValidationReport
+    "ValidationReport": "tritonkit.validate",
+    "describe": "tritonkit.describe",  # describe(repository, model) -> ModelDescription
+    "export": "tritonkit.export",  # export(model, example_inputs, *, repo, name, ...) -> ExportResult
+    "ExportResult": "tritonkit.export",
+    "serve": "tritonkit.serve",  # serve(repository, options) -> RunningServer
+    "Client": "tritonkit.client",  # Client(url, protocol="http").infer(model, inputs) -> dict[str, ndarray]
+    "bench": "tritonkit.bench",
+    "GoldenSample": "tritonkit.golden",
+    "save_golden": "tritonkit.golden",
+    "load_golden": "tritonkit.golden",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tritonkit' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)
