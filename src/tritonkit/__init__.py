@@ -60,16 +60,17 @@ __all__ = [
 ]
 
 # Public API of the other areas, loaded on first use so that `import tritonkit` stays light.
+# (Function names differ from their modules' names, which would shadow them once imported.)
 _LAZY = {
     "Finding": "tritonkit.findings",
-    "validate": "tritonkit.validate",  # validate(repository, *, artifacts=True) -> ValidationReport
+    "validate_repository": "tritonkit.validate",  # (repository, *, artifacts=True) -> ValidationReport
     "ValidationReport": "tritonkit.validate",
-    "describe": "tritonkit.describe",  # describe(repository, model) -> ModelDescription
-    "export": "tritonkit.export",  # export(model, example_inputs, *, repo, name, ...) -> ExportResult
+    "describe_model": "tritonkit.describe",  # (repository, model) -> ModelDescription
+    "export_model": "tritonkit.export",  # (model, example_inputs, *, repo, name, ...) -> ExportResult
     "ExportResult": "tritonkit.export",
-    "serve": "tritonkit.serve",  # serve(repository, options) -> RunningServer
+    "start_server": "tritonkit.serve",  # (repository, options) -> RunningServer
     "Client": "tritonkit.client",  # Client(url, protocol="http").infer(model, inputs) -> dict[str, ndarray]
-    "bench": "tritonkit.bench",
+    "run_bench": "tritonkit.bench",
     "GoldenSample": "tritonkit.golden",
     "save_golden": "tritonkit.golden",
     "load_golden": "tritonkit.golden",
