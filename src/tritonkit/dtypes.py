@@ -39,20 +39,45 @@ BY_CONFIG: dict[str, DataType] = {t.config: t for t in _TYPES}
 BY_WIRE: dict[str, DataType] = {t.wire: t for t in _TYPES}
 
 _ALIASES: dict[str, str] = {
-    "bool": "TYPE_BOOL", "boolean": "TYPE_BOOL",
-    "uint8": "TYPE_UINT8", "u8": "TYPE_UINT8",
-    "uint16": "TYPE_UINT16", "u16": "TYPE_UINT16",
-    "uint32": "TYPE_UINT32", "u32": "TYPE_UINT32",
-    "uint64": "TYPE_UINT64", "u64": "TYPE_UINT64",
-    "int8": "TYPE_INT8", "i8": "TYPE_INT8",
-    "int16": "TYPE_INT16", "i16": "TYPE_INT16", "short": "TYPE_INT16",
-    "int32": "TYPE_INT32", "i32": "TYPE_INT32", "int": "TYPE_INT32",
-    "int64": "TYPE_INT64", "i64": "TYPE_INT64", "long": "TYPE_INT64",
-    "fp16": "TYPE_FP16", "float16": "TYPE_FP16", "half": "TYPE_FP16", "f16": "TYPE_FP16",
-    "fp32": "TYPE_FP32", "float32": "TYPE_FP32", "float": "TYPE_FP32", "f32": "TYPE_FP32",
-    "fp64": "TYPE_FP64", "float64": "TYPE_FP64", "double": "TYPE_FP64", "f64": "TYPE_FP64",
-    "bf16": "TYPE_BF16", "bfloat16": "TYPE_BF16",
-    "bytes": "TYPE_STRING", "string": "TYPE_STRING", "str": "TYPE_STRING", "object": "TYPE_STRING",
+    "bool": "TYPE_BOOL",
+    "boolean": "TYPE_BOOL",
+    "uint8": "TYPE_UINT8",
+    "u8": "TYPE_UINT8",
+    "uint16": "TYPE_UINT16",
+    "u16": "TYPE_UINT16",
+    "uint32": "TYPE_UINT32",
+    "u32": "TYPE_UINT32",
+    "uint64": "TYPE_UINT64",
+    "u64": "TYPE_UINT64",
+    "int8": "TYPE_INT8",
+    "i8": "TYPE_INT8",
+    "int16": "TYPE_INT16",
+    "i16": "TYPE_INT16",
+    "short": "TYPE_INT16",
+    "int32": "TYPE_INT32",
+    "i32": "TYPE_INT32",
+    "int": "TYPE_INT32",
+    "int64": "TYPE_INT64",
+    "i64": "TYPE_INT64",
+    "long": "TYPE_INT64",
+    "fp16": "TYPE_FP16",
+    "float16": "TYPE_FP16",
+    "half": "TYPE_FP16",
+    "f16": "TYPE_FP16",
+    "fp32": "TYPE_FP32",
+    "float32": "TYPE_FP32",
+    "float": "TYPE_FP32",
+    "f32": "TYPE_FP32",
+    "fp64": "TYPE_FP64",
+    "float64": "TYPE_FP64",
+    "double": "TYPE_FP64",
+    "f64": "TYPE_FP64",
+    "bf16": "TYPE_BF16",
+    "bfloat16": "TYPE_BF16",
+    "bytes": "TYPE_STRING",
+    "string": "TYPE_STRING",
+    "str": "TYPE_STRING",
+    "object": "TYPE_STRING",
 }
 
 
@@ -86,8 +111,14 @@ def from_numpy(dtype_name: str) -> DataType:
 def from_torch(dtype_name: str) -> DataType:
     """The Triton type for a torch dtype ("torch.float32" or "float32"); complex types have none."""
     name = dtype_name.removeprefix("torch.")
-    aliases = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32",
-               "short": "int16"}
+    aliases = {
+        "float": "float32",
+        "double": "float64",
+        "half": "float16",
+        "long": "int64",
+        "int": "int32",
+        "short": "int16",
+    }
     name = aliases.get(name, name)
     for t in _TYPES:
         if t.torch == name:

@@ -28,4 +28,6 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: severity, model, file, line, rule, message, hint (column when known)."""
         data = asdict(self)
-        return {k: data[k] for k in ("severity", "model", "file", "line", "column", "rule", "message", "hint")}
+        return {
+            k: data[k] for k in ("severity", "model", "file", "line", "column", "rule", "message", "hint")
+        }

@@ -64,13 +64,22 @@ def load_golden(model_dir: Path) -> GoldenSample:
 
     path = model_dir / GOLDEN_FILE
     if not path.is_file():
-        raise UsageError(f"no golden sample at {path}", hint="export the model with `tritonkit export` to create one")
+        raise UsageError(
+            f"no golden sample at {path}", hint="export the model with `tritonkit export` to create one"
+        )
     try:
         with np.load(path, allow_pickle=True) as data:
             index = json.loads(bytes(data["__index__"]).decode("utf-8"))
             inputs = {name: data[key] for name, key in index["inputs"]}
             outputs = {name: data[key] for name, key in index["outputs"]}
     except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model") from exc
-    return GoldenSample(inputs, outputs, float(index.get("rtol", 1e-4)), float(index.get("atol", 1e-5)),
-                        dict(index.get("meta", {})))
+        raise UsageError(
+            f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model"
+        ) from exc
+    return GoldenSample(
+        inputs,
+        outputs,
+        float(index.get("rtol", 1e-4)),
+        float(index.get("atol", 1e-5)),
+        dict(index.get("meta", {})),
+    )

@@ -62,7 +62,9 @@ def render_python_model(spec: ModelSpec, target: ModelSpec | None = None) -> str
         target_in = [t.name for t in target.inputs] if target else [t.name for t in spec.inputs]
         target_out = [t.name for t in target.outputs] if target else [t.name for t in spec.outputs]
         # Pair by position; where the target has fewer tensors, keep the name as is.
-        target_inputs = {t.name: (target_in[i] if i < len(target_in) else t.name) for i, t in enumerate(spec.inputs)}
+        target_inputs = {
+            t.name: (target_in[i] if i < len(target_in) else t.name) for i, t in enumerate(spec.inputs)
+        }
         target_outputs = {
             (target_out[i] if i < len(target_out) else t.name): t.name for i, t in enumerate(spec.outputs)
         }

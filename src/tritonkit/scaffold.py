@@ -110,7 +110,9 @@ def chain_ensemble(spec: ModelSpec, project: Project) -> ModelSpec:
         input_map = {m.name: current[i] for i, m in enumerate(member.inputs)}
         if last:
             if len(member.outputs) != len(spec.outputs):
-                raise UsageError(f"the last step {member.name!r} does not produce {len(spec.outputs)} outputs")
+                raise UsageError(
+                    f"the last step {member.name!r} does not produce {len(spec.outputs)} outputs"
+                )
             outputs = [t.name for t in spec.outputs]
         else:
             outputs = [f"{member.name}_{t.name}" for t in member.outputs]
@@ -134,7 +136,9 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
         raise UsageError("a BLS model cannot call itself", hint="name another model with --bls-target")
     target = repository / spec.name
     if target.exists() and not force:
-        raise RepositoryError(f"model {spec.name!r} already exists at {target}", hint="use --force to replace it")
+        raise RepositoryError(
+            f"model {spec.name!r} already exists at {target}", hint="use --force to replace it"
+        )
     plan = plan_model(spec, project)
     files = dict(plan.files)
     for d in plan.empty_dirs:
@@ -159,7 +163,9 @@ def render_repository(repository: Path, *, check: bool = False) -> RenderResult:
     """Regenerate every config.pbtxt from tritonkit.yaml (idempotent); with `check`, only report drift."""
     project = load_project(repository)
     if not project.spec_path.is_file():
-        raise RepositoryError(f"no {project.spec_path.name} beside {repository}", hint="run `tritonkit init` first")
+        raise RepositoryError(
+            f"no {project.spec_path.name} beside {repository}", hint="run `tritonkit init` first"
+        )
     result = RenderResult()
     for spec in project.models:
         path = repository / spec.name / CONFIG_FILE

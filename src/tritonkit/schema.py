@@ -149,7 +149,8 @@ def locate_fields(text: str) -> dict[str, int]:
     """Map field paths in a config text to their 1-based line: `input[1].dims` -> 12.
 
     Paths use repeated-field indexes as the parser assigns them; `input` alone maps to its first
-    line; singular messages get `[0]` too (`dynamic_batching[0].preferred_batch_size`). Used only to point findings at lines, so it is forgiving: it never raises on odd text.
+    line; singular messages get `[0]` too (`dynamic_batching[0].preferred_batch_size`).
+    Used only to point findings at lines, so it is forgiving: it never raises on odd text.
     """
     from google.protobuf import text_format
 

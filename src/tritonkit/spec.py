@@ -23,9 +23,16 @@ _BACKENDS: dict[str, tuple[str, str]] = {
     "ensemble": ("ensemble", ""),
 }
 _BACKEND_ALIASES = {
-    "torch": "pytorch", "libtorch": "pytorch", "pytorch_libtorch": "pytorch", "torchscript": "pytorch",
-    "onnxruntime": "onnx", "onnxruntime_onnx": "onnx", "tensorrt_plan": "tensorrt", "trt": "tensorrt",
-    "tensorflow_savedmodel": "tensorflow", "bls": "python",
+    "torch": "pytorch",
+    "libtorch": "pytorch",
+    "pytorch_libtorch": "pytorch",
+    "torchscript": "pytorch",
+    "onnxruntime": "onnx",
+    "onnxruntime_onnx": "onnx",
+    "tensorrt_plan": "tensorrt",
+    "trt": "tensorrt",
+    "tensorflow_savedmodel": "tensorflow",
+    "bls": "python",
 }
 # default model file per user-facing backend (none for ensembles; custom backends name their own)
 DEFAULT_MODEL_FILES: dict[str, str] = {
@@ -44,7 +51,9 @@ def normalize_backend(name: str) -> str:
     key = name.strip().lower()
     key = _BACKEND_ALIASES.get(key, key)
     if not key or not re.fullmatch(r"[a-z0-9_\-]+", key):
-        raise UsageError(f"invalid backend name {name!r}", hint="use pytorch, onnx, python, ensemble or a backend name")
+        raise UsageError(
+            f"invalid backend name {name!r}", hint="use pytorch, onnx, python, ensemble or a backend name"
+        )
     return key
 
 
@@ -85,7 +94,9 @@ class TensorSpec:
         """Parse NAME:DTYPE:DIMS, e.g. `INPUT__0:fp32:3,224,224`, `ids:int64:-1`, `text:bytes:1`."""
         parts = text.rsplit(":", 2)
         if len(parts) != 3 or not parts[0]:
-            raise UsageError(f"bad tensor {text!r}", hint="write NAME:DTYPE:DIMS, e.g. INPUT__0:fp32:3,224,224")
+            raise UsageError(
+                f"bad tensor {text!r}", hint="write NAME:DTYPE:DIMS, e.g. INPUT__0:fp32:3,224,224"
+            )
         name, dtype, dims_text = parts
         return cls(name=name, data_type=dtype, dims=parse_dims(dims_text))
 
@@ -116,7 +127,9 @@ def parse_dims(text: str) -> list[int]:
     try:
         dims = [int(d) for d in cleaned.split(",") if d != ""]
     except ValueError:
-        raise UsageError(f"bad dims {text!r}", hint="give comma-separated integers, -1 for a variable dim") from None
+        raise UsageError(
+            f"bad dims {text!r}", hint="give comma-separated integers, -1 for a variable dim"
+        ) from None
     for d in dims:
         if d < 1 and d != -1:
             raise UsageError(f"bad dim {d} in {text!r}", hint="every dim is >= 1, or -1 for a variable dim")
@@ -188,7 +201,7 @@ class InstanceGroupSpec:
 
 @dataclass
 class EnsembleStepSpec:
-    """One step of an ensemble: member model, its input_map and output_map (member tensor -> ensemble tensor)."""
+    """One ensemble step: member model, input_map and output_map (member tensor -> ensemble tensor)."""
 
     model_name: str
     model_version: int = -1
@@ -240,10 +253,13 @@ class ModelSpec:
         if self.version < 1:
             raise UsageError(f"version must be >= 1, got {self.version}")
         if self.dynamic_batching:
-            too_big = [b for b in self.dynamic_batching.preferred_batch_sizes if b < 1 or b > self.max_batch_size]
+            too_big = [
+                b for b in self.dynamic_batching.preferred_batch_sizes if b < 1 or b > self.max_batch_size
+            ]
             if too_big:
                 raise UsageError(
-                    f"preferred batch sizes {too_big} must be between 1 and --max-batch-size ({self.max_batch_size})"
+                    f"preferred batch sizes {too_big} must be between 1 and"
+                    f" --max-batch-size ({self.max_batch_size})"
                 )
         for kind, tensors in (("input", self.inputs), ("output", self.outputs)):
             seen: set[str] = set()

@@ -24,7 +24,7 @@ RepoOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional at runtime on 3.10
     typer.Option(
         "--repo",
-        help="Model repository (default: the one named by the nearest tritonkit.yaml, else ./model_repository).",
+        help="Model repository (default: named by the nearest tritonkit.yaml, else ./model_repository).",
     ),
 ]
 

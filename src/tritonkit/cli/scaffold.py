@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,8 +13,12 @@ from tritonkit.errors import ExitCode, FindingsError
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Repository folder to create.")] = Path("model_repository"),
-    force: Annotated[bool, typer.Option("--force", help="Use a non-empty folder / overwrite tritonkit.yaml.")] = False,
+    directory: Annotated[Path, typer.Argument(help="Repository folder to create.")] = Path(
+        "model_repository"
+    ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Use a non-empty folder / overwrite tritonkit.yaml.")
+    ] = False,
 ) -> None:
     """Create a model repository and its tritonkit.yaml spec file."""
     from tritonkit.scaffold import init_repository
@@ -26,19 +30,47 @@ def init(
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="Model name (the folder name and config name).")],
-    backend: Annotated[str, typer.Option("--backend", "-b", help="pytorch, onnx, python, ensemble or a custom backend name.")] = "pytorch",
-    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="NAME:DTYPE:DIMS, repeatable (e.g. INPUT__0:fp32:3,224,224).")] = None,
-    outputs: Annotated[Optional[list[str]], typer.Option("--output", "-o", help="NAME:DTYPE:DIMS, repeatable.")] = None,
-    max_batch_size: Annotated[int, typer.Option("--max-batch-size", help="0 = no batching; N adds an implicit batch dim.")] = 0,
-    dynamic_batching: Annotated[bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")] = False,
-    preferred_batch_size: Annotated[Optional[list[int]], typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching.")] = None,
-    queue_delay_us: Annotated[Optional[int], typer.Option("--max-queue-delay-us", help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.")] = None,
-    instances: Annotated[Optional[int], typer.Option("--instances", help="Instance count of the instance group.")] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="pytorch, onnx, python, ensemble or a custom backend name.")
+    ] = "pytorch",
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="NAME:DTYPE:DIMS, repeatable (e.g. INPUT__0:fp32:3,224,224)."),
+    ] = None,
+    outputs: Annotated[
+        list[str] | None, typer.Option("--output", "-o", help="NAME:DTYPE:DIMS, repeatable.")
+    ] = None,
+    max_batch_size: Annotated[
+        int, typer.Option("--max-batch-size", help="0 = no batching; N adds an implicit batch dim.")
+    ] = 0,
+    dynamic_batching: Annotated[
+        bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")
+    ] = False,
+    preferred_batch_size: Annotated[
+        list[int] | None,
+        typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching."),
+    ] = None,
+    queue_delay_us: Annotated[
+        int | None,
+        typer.Option(
+            "--max-queue-delay-us",
+            help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.",
+        ),
+    ] = None,
+    instances: Annotated[
+        int | None, typer.Option("--instances", help="Instance count of the instance group.")
+    ] = None,
     kind: Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")] = "cpu",
-    gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
+    gpus: Annotated[str | None, typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
     version: Annotated[int, typer.Option("--version", help="Version folder to create.")] = 1,
-    bls_target: Annotated[Optional[str], typer.Option("--bls-target", help="python: scaffold a BLS model.py that calls this model.")] = None,
-    steps: Annotated[Optional[list[str]], typer.Option("--step", help="ensemble: a member model, repeatable, in order (wired as a chain).")] = None,
+    bls_target: Annotated[
+        str | None,
+        typer.Option("--bls-target", help="python: scaffold a BLS model.py that calls this model."),
+    ] = None,
+    steps: Annotated[
+        list[str] | None,
+        typer.Option("--step", help="ensemble: a member model, repeatable, in order (wired as a chain)."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing model folder.")] = False,
     repo: RepoOption = None,
 ) -> None:
@@ -83,19 +115,27 @@ def add(
         steps=[EnsembleStepSpec(s) for s in steps or []],
     )
     if spec.backend != "ensemble" and (not spec.inputs or not spec.outputs):
-        raise UsageError("a model needs at least one --input and one --output", hint="e.g. --input x:fp32:16 --output y:fp32:4")
+        raise UsageError(
+            "a model needs at least one --input and one --output",
+            hint="e.g. --input x:fp32:16 --output y:fp32:4",
+        )
     repository = resolve_repository(repo)
     plan = add_model(repository, spec, force=force)
     echo(f"added {spec.backend} model {spec.name!r} in {repository / spec.name}")
     for rel in sorted(plan.files):
         echo(f"  {rel}")
     if spec.model_filename and spec.backend != "python":
-        echo(f"next: put {spec.model_filename} in {repository / spec.name / str(spec.version)}/ (or use `tritonkit export`)")
+        echo(
+            f"next: put {spec.model_filename} in {repository / spec.name / str(spec.version)}/"
+            " (or use `tritonkit export`)"
+        )
 
 
 @app.command()
 def render(
-    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 with a diff when files would change.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 with a diff when files would change.")
+    ] = False,
     repo: RepoOption = None,
 ) -> None:
     """Regenerate every config.pbtxt from tritonkit.yaml (idempotent)."""
@@ -109,7 +149,9 @@ def render(
         else:
             echo(f"rendered {path}")
     if check and result.changed:
-        raise FindingsError(f"{len(result.changed)} config(s) differ from tritonkit.yaml", hint="run `tritonkit render`")
+        raise FindingsError(
+            f"{len(result.changed)} config(s) differ from tritonkit.yaml", hint="run `tritonkit render`"
+        )
     if not result.changed:
         echo(f"{len(result.unchanged)} config(s) up to date")
     _ = ExitCode
