@@ -27,7 +27,8 @@ def pbstr(value: object) -> str:
     """A protobuf text-format string literal: quoted, with every special byte escaped."""
     from google.protobuf import text_encoding
 
-    return '"' + text_encoding.CEscape(str(value).encode("utf-8"), as_utf8=True) + '"'
+    escaped: str = text_encoding.CEscape(str(value).encode("utf-8"), as_utf8=True)
+    return '"' + escaped + '"'
 
 
 @functools.cache

@@ -42,7 +42,10 @@ def fail(message: str, code: ExitCode) -> typer.Exit:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
-    from typer import _click
+    try:
+        from typer._click.exceptions import ClickException  # typer >= 0.29 vendors click
+    except ImportError:  # pragma: no cover - older typer on real click
+        from click.exceptions import ClickException  # type: ignore[no-redef]
 
     try:
         result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
@@ -51,10 +54,10 @@ def run(argv: list[str] | None = None) -> int:
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
         return int(exc.exit_code)
-    except _click.exceptions.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return int(ExitCode.USAGE)
-    except _click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
