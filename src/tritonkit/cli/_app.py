@@ -45,7 +45,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         from typer._click.exceptions import ClickException  # typer >= 0.29 vendors click
     except ImportError:  # pragma: no cover - older typer on real click
-        from click.exceptions import ClickException  # type: ignore[no-redef]
+        from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,unused-ignore]
 
     try:
         result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
