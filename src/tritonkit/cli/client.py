@@ -1,3 +1,181 @@
-"""Commands of this area (being written). Registers on the shared app from tritonkit.cli._app."""
+"""Commands that talk to a running server: infer, test, bench."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from tritonkit.cli._app import RepoOption, app, echo
+from tritonkit.errors import FindingsError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+UrlOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+    typer.Option(
+        "--url", "-u", help="Server host:port (default localhost:8000 for http, localhost:8001 for grpc)."
+    ),
+]
+ProtocolOption = Annotated[str, typer.Option("--protocol", "-p", help="http or grpc.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the server per request.")
+]
+
+
+def _protocol(value: str) -> str:
+    protocol = value.strip().lower()
+    if protocol not in ("http", "grpc"):
+        raise UsageError(f"unknown protocol {value!r}", hint="use --protocol http or --protocol grpc")
+    return protocol
+
+
+def _format_array(value: np.ndarray, limit: int = 12) -> str:
+    import numpy as np
+
+    flat = value.reshape(-1)
+    if value.dtype == object:
+        items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat[:limit]]
+        text = "[" + ", ".join(repr(i) for i in items) + (", ..." if flat.size > limit else "") + "]"
+        return text
+    with np.printoptions(precision=5, suppress=True, threshold=limit, edgeitems=3, linewidth=100):
+        return np.array2string(value, separator=", ").replace("\n", " ")
+
+
+def _jsonable(value: np.ndarray) -> Any:
+    if value.dtype == object:
+        return (
+            [(v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for v in value.reshape(-1)]
+            if value.ndim
+            else value.item()
+        )
+    return value.tolist()
+
+
+@app.command()
+def infer(
+    model: Annotated[str, typer.Argument(help="Model name on the server.")],
+    input_: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--input",
+            "-i",
+            help="NAME=@file.npy, NAME='[[1,2,3]]' (JSON), or a bare value for a one-input model. Repeatable.",
+        ),
+    ] = None,
+    random: Annotated[
+        bool, typer.Option("--random", help="Random data of the right shape for every input.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Batch size for --random.")] = 1,
+    output: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--output", "-o", help="Only return these outputs (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print outputs as JSON.")] = False,
+    save: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--save", help="Save each output as DIR/NAME.npy."),
+    ] = None,
+    url: UrlOption = None,
+    protocol: ProtocolOption = "http",
+    version: Annotated[str, typer.Option("--model-version", help="Model version (default: latest).")] = "",
+    timeout: TimeoutOption = 60.0,
+) -> None:
+    """Run one inference: data types, shapes and the batch dim come from the server."""
+    from tritonkit.client import Client
+    from tritonkit.inputs import bind_inputs, parse_input_arg, random_inputs
+
+    if not input_ and not random:
+        raise UsageError("no input given", hint="give --input NAME=VALUE (repeatable) or --random")
+    if input_ and random:
+        raise UsageError("--input and --random exclude each other")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    with Client(url, _protocol(protocol), timeout=timeout) as client:
+        info = client.model_info(model, version)
+        if random:
+            values: dict[str, Any] = dict(random_inputs(info, batch_size=batch_size))
+        else:
+            values = bind_inputs([parse_input_arg(t) for t in input_ or []], info)
+        outputs = client.infer(model, values, outputs=output, version=version)
+    if save is not None:
+        import numpy as np
+
+        save.mkdir(parents=True, exist_ok=True)
+        for name, value in outputs.items():
+            np.save(save / f"{name}.npy", value, allow_pickle=value.dtype == object)
+    if as_json:
+        payload = {
+            "model": model,
+            "outputs": {
+                name: {
+                    "datatype": next(t.wire_type for t in info.outputs if t.name == name),
+                    "shape": list(value.shape),
+                    "data": _jsonable(value),
+                }
+                for name, value in outputs.items()
+            },
+        }
+        echo(json.dumps(payload))
+        return
+    for name, value in outputs.items():
+        wire = next(t.wire_type for t in info.outputs if t.name == name)
+        echo(f"{name}  {wire}  {list(value.shape)}")
+        echo("  " + _format_array(value))
+    if save is not None:
+        echo(f"saved {len(outputs)} output(s) to {save}/")
+
+
+@app.command("test")
+def test_models(
+    models: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(help="Models to test (default: every model of the repository with a golden sample)."),
+    ] = None,
+    repo: RepoOption = None,
+    url: UrlOption = None,
+    protocol: ProtocolOption = "http",
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    timeout: TimeoutOption = 60.0,
+) -> None:
+    """Send each model's golden sample (saved by export) and compare the answers. Exit 1 on a mismatch."""
+    from tritonkit.client import Client
+    from tritonkit.goldencheck import check_models
+    from tritonkit.project import resolve_repository
+
+    repository = resolve_repository(repo)
+    with Client(url, _protocol(protocol), timeout=timeout) as client:
+        results = check_models(client, repository, list(models or []))
+    failed = [r for r in results if r.status == "fail"]
+    passed = [r for r in results if r.status == "pass"]
+    if as_json:
+        echo(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "models": [
+                        {
+                            "model": r.model,
+                            "status": r.status,
+                            "detail": r.detail,
+                            "max_abs_diff": r.max_abs_diff,
+                        }
+                        for r in results
+                    ],
+                }
+            )
+        )
+    else:
+        for r in results:
+            diff = "" if r.max_abs_diff is None else f"  (max abs diff {r.max_abs_diff:.3g})"
+            echo(f"{r.status.upper():4}  {r.model}: {r.detail}{diff}")
+        skipped = len(results) - len(failed) - len(passed)
+        echo(f"{len(passed)} passed, {len(failed)} failed" + (f", {skipped} skipped" if skipped else ""))
+    if failed:
+        raise FindingsError(
+            f"{len(failed)} model(s) failed: " + ", ".join(r.model for r in failed),
+            hint="re-export the model (tritonkit export) if the change is intended",
+        )

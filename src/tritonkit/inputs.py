@@ -1,0 +1,113 @@
+"""Inputs from the command line: `--input NAME=@file.npy`, `NAME='[[1,2,3]]'`, a bare value, `--random`.
+
+Parsing gives `InputArg` values (pure, no server needed); `bind_inputs` matches them to a model's
+inputs once its metadata is known; `random_inputs` fills every input with data of the right shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tritonkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tritonkit.client import ModelInfo
+
+_NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\-:]*)=(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class InputArg:
+    """One `--input`: a tensor name (None for a bare value) and its text (`@file` or JSON)."""
+
+    name: str | None
+    text: str
+
+
+def parse_input_arg(text: str) -> InputArg:
+    """Split `NAME=VALUE`; a value alone (`[1,2]`, `@x.npy`, `3.5`) is bare, for one-input models."""
+    match = _NAMED.match(text)
+    if match and not text.lstrip().startswith(("[", "@", "{", '"')):
+        return InputArg(match.group(1), match.group(2))
+    return InputArg(None, text)
+
+
+def load_value(text: str, what: str) -> Any:
+    """`@file.npy` / `@file.json` / `@file.txt` -> array; anything else is JSON (or a plain word = a string)."""
+    import numpy as np
+
+    stripped = text.strip()
+    if stripped.startswith("@"):
+        path = Path(stripped[1:]).expanduser()
+        if not path.is_file():
+            raise UsageError(f"{what}: no such file {str(path)!r}")
+        try:
+            if path.suffix == ".npy":
+                return np.load(path, allow_pickle=False)
+            if path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as data:
+                    return {k: data[k] for k in data.files}
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"{what}: cannot read {path}: {exc}", hint="give a .npy/.npz file or JSON"
+            ) from exc
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        if stripped and not stripped[0] in "[{0123456789-.":
+            return stripped  # a bare word, for BYTES inputs: --input text=hello
+        raise UsageError(
+            f"{what}: {text!r} is not valid JSON",
+            hint="write e.g. --input x='[[1, 2, 3]]' or --input x=@file.npy",
+        ) from None
+
+
+def bind_inputs(args: list[InputArg], info: ModelInfo) -> dict[str, Any]:
+    """Match parsed `--input`s to `info`'s inputs by name; a bare value goes to the only input."""
+    values: dict[str, Any] = {}
+    for arg in args:
+        what = f"--input {arg.name}" if arg.name else "--input"
+        value = load_value(arg.text, what)
+        if arg.name is None:
+            if isinstance(value, dict):  # an .npz or a JSON object: several named inputs at once
+                values.update(value)
+                continue
+            required = [t for t in info.inputs if not t.optional] or list(info.inputs)
+            if len(required) != 1:
+                raise UsageError(
+                    f"model {info.name!r} has {len(info.inputs)} inputs; a bare value needs a name",
+                    hint="write --input NAME=VALUE for each of " + ", ".join(t.name for t in info.inputs),
+                )
+            values[required[0].name] = value
+        else:
+            values[arg.name] = value
+    return values
+
+
+def random_inputs(info: ModelInfo, *, batch_size: int = 1, seed: int | None = 0) -> dict[str, np.ndarray]:
+    """Random data for every input: variable dims become 1, the batch dim `batch_size` when batching."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    values: dict[str, np.ndarray] = {}
+    for tensor in info.inputs:
+        shape = [d if d > 0 else 1 for d in tensor.dims]
+        if info.batched:
+            shape = [batch_size, *shape]
+        wire = tensor.wire_type
+        if wire == "BYTES":
+            values[tensor.name] = np.full(shape, b"tritonkit", dtype=object)
+        elif wire == "BOOL":
+            values[tensor.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif wire.startswith(("INT", "UINT")):
+            values[tensor.name] = rng.integers(0, 10, size=shape).astype(tensor.numpy_type)
+        else:
+            values[tensor.name] = rng.standard_normal(size=shape).astype(np.float32)
+    return values
