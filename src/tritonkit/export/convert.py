@@ -1,0 +1,136 @@
+"""Turning an eager module into an artifact file: TorchScript (trace or script) or ONNX.
+
+Tracing records TracerWarnings: each one means the trace may have frozen a data-dependent branch,
+so the export stops and suggests `--method script` rather than ship a silently wrong model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tritonkit.errors import ExportError
+
+FORMATS = ("torchscript", "onnx")
+METHODS = ("trace", "script")
+
+
+def _write_error(path: Path, exc: BaseException) -> ExportError:
+    """A failed write of the artifact, naming a full disk when that is the cause."""
+    text = str(exc)
+    full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text
+    if not full:
+        with contextlib.suppress(OSError):
+            full = shutil.disk_usage(path.parent).free < 1 << 20
+    if full:
+        return ExportError(
+            f"cannot write {path.name}: no space left on the device holding {path.parent}",
+            hint="free some disk space and export again; the repository was left unchanged",
+        )
+    return ExportError(
+        f"cannot write {path.name}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    )
+
+
+def _script_hint(method: str) -> str:
+    return "export with --method script (control flow is compiled, not recorded)" if method == "trace" else ""
+
+
+def trace(model: Any, example: tuple[Any, ...]) -> Any:
+    """torch.jit.trace with TracerWarnings turned into an ExportError that suggests scripting."""
+    import torch
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            traced = torch.jit.trace(model, example, strict=False, check_trace=False)
+        except Exception as exc:
+            raise ExportError(
+                f"tracing failed: {type(exc).__name__}: {_first_line(exc)}", hint=_script_hint("trace")
+            ) from exc
+    tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    if tracer:
+        where = f" ({Path(tracer[0].filename).name}:{tracer[0].lineno})" if tracer[0].filename else ""
+        raise ExportError(
+            f"tracing is unsafe for this model{where}: {_first_line(tracer[0].message)}",
+            hint="the model has data-dependent control flow; " + _script_hint("trace"),
+        )
+    return traced
+
+
+def script(model: Any) -> Any:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return torch.jit.script(model)
+        except Exception as exc:
+            raise ExportError(
+                f"scripting failed: {type(exc).__name__}: {_first_line(exc)}",
+                hint="make forward() TorchScript-compatible (type annotations, plain Python), or trace it",
+            ) from exc
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def save_torchscript(model: Any, example: tuple[Any, ...], method: str, path: Path) -> Any:
+    """Trace or script `model` and save it to `path`; returns the in-memory ScriptModule."""
+    import torch
+
+    compiled = trace(model, example) if method == "trace" else script(model)
+    try:
+        torch.jit.save(compiled, str(path))
+    except (OSError, RuntimeError) as exc:
+        raise _write_error(path, exc) from exc
+    return compiled
+
+
+def save_onnx(
+    model: Any,
+    example: tuple[Any, ...],
+    method: str,
+    path: Path,
+    *,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, list[int]],
+) -> None:
+    """Export to ONNX with the TorchScript-based exporter (named axes for the variable dims)."""
+    import torch
+
+    source = script(model) if method == "script" else model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            torch.onnx.export(
+                source,
+                example,
+                str(path),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_axes={n: {a: f"{n}_d{a}" for a in axes} for n, axes in dynamic_axes.items() if axes},
+                dynamo=False,
+                opset_version=17,
+            )
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
+        except RuntimeError as exc:
+            if "No space" in str(exc) or "write" in str(exc).lower():
+                raise _write_error(path, exc) from exc
+            raise ExportError(f"ONNX export failed: {_first_line(exc)}") from exc
+        except Exception as exc:
+            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+    tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    if tracer and method == "trace":
+        raise ExportError(
+            f"ONNX export traced a data-dependent branch: {_first_line(tracer[0].message)}",
+            hint="the model has data-dependent control flow; " + _script_hint("trace"),
+        )

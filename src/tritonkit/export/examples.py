@@ -1,0 +1,145 @@
+"""Example inputs: parsed from `--example-input fp32:1,16`, loaded from a file, matched to forward().
+
+A model's example inputs become a positional tuple in forward-argument order, with the argument
+names kept for naming the config's tensors. Random values are seeded, so an export is repeatable.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tritonkit.dtypes import parse_dtype
+from tritonkit.errors import UsageError
+from tritonkit.spec import parse_dims
+
+SEED = 0
+
+
+@dataclass
+class Examples:
+    """Positional example tensors and the forward-argument name of each (None where unknown)."""
+
+    tensors: tuple[Any, ...]
+    arg_names: list[str | None]
+    from_dict: bool = False
+
+
+def parse_example_input(text: str, *, generator: Any = None) -> Any:
+    """`DTYPE:SHAPE[:LOW..HIGH]` -> a random tensor (ints in [LOW, HIGH), default [0, 10); bools 0/1)."""
+    import torch
+
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise UsageError(
+            f"bad --example-input {text!r}", hint="write DTYPE:SHAPE, e.g. fp32:1,16 or int64:2,8:0..1000"
+        )
+    dtype = parse_dtype(parts[0])
+    if dtype.torch is None:
+        raise UsageError(f"--example-input {text!r}: {dtype.wire} tensors cannot be made for a torch model")
+    shape = parse_dims(parts[1])
+    if any(d < 1 for d in shape):
+        raise UsageError(f"--example-input {text!r}: an example shape has concrete sizes (no -1)")
+    low, high = 0, 10
+    if len(parts) == 3:
+        try:
+            low_text, high_text = parts[2].split("..")
+            low, high = int(low_text), int(high_text)
+        except ValueError:
+            raise UsageError(f"bad value range {parts[2]!r}", hint="write LOW..HIGH, e.g. 0..1000") from None
+        if high <= low:
+            raise UsageError(f"empty value range {parts[2]!r}: HIGH must be above LOW")
+    torch_dtype = getattr(torch, dtype.torch)
+    gen = generator or torch.Generator().manual_seed(SEED)
+    if torch_dtype == torch.bool:
+        return torch.randint(0, 2, shape, generator=gen).bool()
+    if torch_dtype.is_floating_point:
+        return torch.randn(shape, generator=gen).to(torch_dtype)
+    return torch.randint(low, high, shape, generator=gen, dtype=torch_dtype)
+
+
+def parse_example_inputs(texts: list[str]) -> tuple[Any, ...]:
+    """Several `--example-input` flags, one per forward argument, from one seeded generator."""
+    import torch
+
+    gen = torch.Generator().manual_seed(SEED)
+    return tuple(parse_example_input(t, generator=gen) for t in texts)
+
+
+def load_example_file(path: Path) -> Any:
+    """A tensor, tuple/list or dict of tensors saved with torch.save."""
+    import torch
+
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}", hint="--example-inputs takes a file saved with torch.save")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"cannot load example inputs from {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def forward_parameters(model: Any) -> list[inspect.Parameter]:
+    """forward()'s named parameters (no *args/**kwargs); empty when it cannot be inspected."""
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p for p in signature.parameters.values() if p.kind in kinds]
+
+
+def normalize_examples(model: Any, examples: Any) -> Examples:
+    """A tensor, a tuple/list of tensors, or a dict keyed by forward-argument names -> `Examples`."""
+    import torch
+
+    params = forward_parameters(model)
+    names = [p.name for p in params]
+    if isinstance(examples, torch.Tensor):
+        examples = (examples,)
+    if isinstance(examples, dict):
+        unknown = [k for k in examples if k not in names]
+        if unknown:
+            raise UsageError(
+                f"example inputs {unknown} are not arguments of forward({', '.join(names)})",
+                hint="key the example dict by forward-argument names",
+            )
+        missing = [p.name for p in params if p.name not in examples and p.default is inspect.Parameter.empty]
+        if missing:
+            raise UsageError(f"no example input for forward argument(s) {missing}")
+        # Positional order of forward(); arguments after the last given one keep their defaults.
+        given = [n for n in names if n in examples]
+        last = names.index(given[-1]) if given else -1
+        gap = [n for n in names[: last + 1] if n not in examples]
+        if gap:
+            raise UsageError(
+                f"example inputs skip forward argument(s) {gap}", hint="give an example for each"
+            )
+        tensors = tuple(examples[n] for n in given)
+        arg_names: list[str | None] = list(given)
+        from_dict = True
+    elif isinstance(examples, tuple | list):
+        tensors = tuple(examples)
+        arg_names = [names[i] if i < len(names) else None for i in range(len(tensors))]
+        from_dict = False
+        if params and len(tensors) > len(params):
+            raise UsageError(f"{len(tensors)} example inputs for forward({', '.join(names)})")
+        required = [p for p in params if p.default is inspect.Parameter.empty]
+        if len(tensors) < len(required):
+            raise UsageError(
+                f"{len(tensors)} example(s) for forward({', '.join(names)}): it needs {len(required)}",
+                hint="give one --example-input per forward argument, in order",
+            )
+    else:
+        raise UsageError(
+            f"example inputs must be tensors (a tensor, tuple/list or dict), not {type(examples).__name__}"
+        )
+    if not tensors:
+        raise UsageError(
+            "no example inputs", hint="give --example-input DTYPE:SHAPE (one per forward argument)"
+        )
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise UsageError(f"example input {arg_names[i] or i} is a {type(t).__name__}, not a tensor")
+    return Examples(tensors=tensors, arg_names=arg_names, from_dict=from_dict)

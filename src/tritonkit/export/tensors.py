@@ -1,0 +1,130 @@
+"""What a model run says about its tensors: flattened outputs, Triton types, names and config dims.
+
+Pure helpers over torch tensors; `infer_io` turns one (or two) eager runs into the config's TensorSpecs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tritonkit.dtypes import from_torch
+from tritonkit.errors import ExportError, TritonkitError, UsageError
+from tritonkit.spec import TensorSpec
+
+
+def flatten_outputs(result: Any) -> list[tuple[str | None, Any]]:
+    """A tensor, a tuple/list of tensors or a dict of tensors -> [(dict key or None, tensor)]."""
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return [(None, result)]
+    if isinstance(result, Mapping):
+        items = list(result.items())
+    elif isinstance(result, Sequence) and not isinstance(result, str):
+        items = [(None, v) for v in result]
+    else:
+        raise ExportError(
+            f"the model returned a {type(result).__name__}",
+            hint="return a tensor, a tuple/list of tensors or a dict of tensors",
+        )
+    for key, value in items:
+        if not isinstance(value, torch.Tensor):
+            raise ExportError(
+                f"output {key if key is not None else '#'} is a {type(value).__name__}, not a tensor",
+                hint="return a tensor, a flat tuple/list of tensors or a flat dict of tensors",
+            )
+        if key is not None and not isinstance(key, str):
+            raise ExportError(f"output key {key!r} is not a string")
+    return items
+
+
+def triton_type(tensor: Any, what: str) -> str:
+    """The config data type of a tensor; complex and other types Triton lacks are an ExportError."""
+    try:
+        return from_torch(str(tensor.dtype)).config
+    except TritonkitError as exc:
+        raise ExportError(
+            f"{what} has type {tensor.dtype}, which Triton has no data type for", hint=exc.hint
+        ) from exc
+
+
+def default_input_names(arg_names: list[str | None], *, use_arg_names: bool) -> list[str]:
+    if use_arg_names and all(arg_names):
+        return [str(n) for n in arg_names]
+    return [f"INPUT__{i}" for i in range(len(arg_names))]
+
+
+def default_output_names(keys: list[str | None]) -> list[str]:
+    if keys and all(k is not None for k in keys):
+        return [str(k) for k in keys]
+    return [f"OUTPUT__{i}" for i in range(len(keys))]
+
+
+def pick_names(given: list[str] | None, default: list[str], kind: str) -> list[str]:
+    if not given:
+        return default
+    if len(given) != len(default):
+        raise UsageError(f"--{kind}-names gives {len(given)} name(s), the model has {len(default)} {kind}(s)")
+    if len(set(given)) != len(given):
+        raise UsageError(f"--{kind}-names has duplicates: {given}")
+    return list(given)
+
+
+@dataclass
+class Shapes:
+    """The concrete shapes seen for one tensor (first example, and a second one when there is)."""
+
+    name: str
+    data_type: str
+    shapes: list[tuple[int, ...]]
+
+
+def config_dims(
+    shapes: Shapes, *, batching: bool, batch_size: int, dynamic_axes: set[int], kind: str
+) -> list[int]:
+    """Config dims of a tensor: batch dim removed when batching; dims that vary (or are asked) -> -1."""
+    first = shapes.shapes[0]
+    if batching:
+        for shape in shapes.shapes:
+            if len(shape) == 0 or shape[0] != batch_size:
+                raise ExportError(
+                    f"{kind} {shapes.name!r} has shape {list(shape)}: its first dim is not the batch size "
+                    f"{batch_size}",
+                    hint="with --max-batch-size every input and output starts with the batch dim; "
+                    "use --max-batch-size 0 for a model without one",
+                )
+        dims = list(first[1:])
+        others = [s[1:] for s in shapes.shapes[1:]]
+    else:
+        dims = list(first)
+        others = list(shapes.shapes[1:])
+    for other in others:
+        if len(other) != len(dims):
+            raise ExportError(
+                f"{kind} {shapes.name!r} changes rank between examples ({dims} vs {list(other)})"
+            )
+        for axis, (a, b) in enumerate(zip(dims, other, strict=False)):
+            if a != b:
+                dynamic_axes = dynamic_axes | {axis}
+    bad = [a for a in dynamic_axes if a >= len(dims) or a < 0]
+    if bad:
+        raise UsageError(f"--dynamic-dims: {kind} {shapes.name!r} has no dim {bad[0]} (its dims are {dims})")
+    return [-1 if axis in dynamic_axes else d for axis, d in enumerate(dims)]
+
+
+def tensor_specs(shapes: list[Shapes], dims: list[list[int]]) -> list[TensorSpec]:
+    return [
+        TensorSpec(name=s.name, data_type=s.data_type, dims=d) for s, d in zip(shapes, dims, strict=False)
+    ]
+
+
+def to_numpy(tensor: Any) -> Any:
+    import numpy as np
+    import torch
+
+    value = tensor.detach().cpu()
+    if value.dtype == torch.bfloat16:  # numpy has no bfloat16: BF16 travels as float32 (see dtypes.py)
+        value = value.float()
+    return np.asarray(value.numpy())

@@ -1,0 +1,131 @@
+"""tritonkit's `pytorch` runtime for the Python backend: serves TorchScript `model.pt` unmodified.
+
+Triton's CPU build from the nvidia-pytriton wheel has no libtorch backend. Put this file at
+`<backend-dir>/pytorch/model.py` beside a real copy of `libtriton_python.so` and configs with
+`platform: "pytorch_libtorch"` load through the Python backend. It follows the libtorch backend's
+conventions: inputs named `NAME__INDEX` go to forward argument INDEX, other names to the forward
+argument of that name (else config order); outputs named `NAME__INDEX` take element INDEX of a tuple
+output, dict outputs are matched by key, and every output is cast to its config data type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import numpy as np
+import torch
+import triton_python_backend_utils as pb_utils
+
+_INDEXED = re.compile(r"^.+__(\d+)$")
+
+
+def _indices(names: list[str]) -> list[int] | None:
+    """Indices of `NAME__INDEX` names, or None unless every name follows the convention."""
+    found = [_INDEXED.match(n) for n in names]
+    if not names or not all(found):
+        return None
+    return [int(m.group(1)) for m in found if m]
+
+
+class TritonPythonModel:
+    """Loads `<version>/model.pt` with torch.jit.load and runs it on each request (batched when it can)."""
+
+    def initialize(self, args: dict[str, Any]) -> None:
+        self.config = json.loads(args["model_config"])
+        version_dir = os.path.join(args["model_repository"], args["model_version"])
+        filename = self.config.get("default_model_filename") or "model.pt"
+        threads = int(os.environ.get("TRITONKIT_TORCH_THREADS", "1"))
+        torch.set_num_threads(max(threads, 1))
+        self.model = torch.jit.load(os.path.join(version_dir, filename), map_location="cpu")
+        self.model.eval()
+        self.max_batch_size = int(self.config.get("max_batch_size", 0))
+        self.inputs = [t["name"] for t in self.config.get("input", [])]
+        self.outputs = [
+            (t["name"], pb_utils.triton_string_to_numpy(t["data_type"])) for t in self.config["output"]
+        ]
+        self.positions = self._input_positions()
+        self.output_indices = _indices([name for name, _ in self.outputs])
+
+    def _input_positions(self) -> list[int]:
+        """Forward-argument position of each config input."""
+        by_index = _indices(self.inputs)
+        if by_index is not None:
+            return by_index
+        try:
+            arg_names = [a.name for a in self.model.forward.schema.arguments[1:]]
+        except (AttributeError, RuntimeError):
+            arg_names = []
+        if all(n in arg_names for n in self.inputs):
+            return [arg_names.index(n) for n in self.inputs]
+        return list(range(len(self.inputs)))
+
+    def _run(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        args: list[Any] = [None] * (max(self.positions, default=-1) + 1)
+        for name, position in zip(self.inputs, self.positions, strict=False):
+            if name in arrays:
+                args[position] = torch.from_numpy(np.ascontiguousarray(arrays[name]))
+        while args and args[-1] is None:  # optional trailing inputs not sent
+            args.pop()
+        with torch.inference_mode():
+            result = self.model(*args)
+        if isinstance(result, torch.Tensor):
+            result = (result,)
+        out: dict[str, np.ndarray] = {}
+        for i, (name, dtype) in enumerate(self.outputs):
+            if isinstance(result, dict):
+                value = result[name]
+            else:
+                value = result[self.output_indices[i] if self.output_indices else i]
+            out[name] = value.detach().cpu().numpy().astype(dtype, copy=False)
+        return out
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        arrays = []
+        for request in requests:
+            arrays.append(
+                {
+                    n: t.as_numpy()
+                    for n in self.inputs
+                    if (t := pb_utils.get_input_tensor_by_name(request, n)) is not None
+                }
+            )
+        results: list[dict[str, np.ndarray] | Exception] = []
+        if self.max_batch_size > 0 and len(arrays) > 1 and self._stackable(arrays):
+            # One forward pass for the dynamic batcher's requests, split back by their batch sizes.
+            try:
+                merged = self._run({n: np.concatenate([a[n] for a in arrays]) for n in arrays[0]})
+                start = 0
+                for a in arrays:
+                    size = next(iter(a.values())).shape[0]
+                    results.append({n: v[start : start + size] for n, v in merged.items()})
+                    start += size
+            except Exception:  # fall back to one pass per request, errors per request
+                results = []
+        if not results:
+            for a in arrays:
+                try:
+                    results.append(self._run(a))
+                except Exception as exc:  # the error goes back to the client
+                    results.append(exc)
+        responses = []
+        for result in results:
+            if isinstance(result, Exception):
+                error = pb_utils.TritonError(f"{type(result).__name__}: {result}")
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+            else:
+                tensors = [pb_utils.Tensor(n, v) for n, v in result.items()]
+                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses
+
+    def _stackable(self, arrays: list[dict[str, np.ndarray]]) -> bool:
+        first = arrays[0]
+        return all(
+            a.keys() == first.keys() and all(a[n].shape[1:] == first[n].shape[1:] for n in first)
+            for a in arrays
+        )
+
+    def finalize(self) -> None:
+        self.model = None
