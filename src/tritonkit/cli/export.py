@@ -1,3 +1,209 @@
-"""Commands of this area (being written). Registers on the shared app from tritonkit.cli._app."""
+"""`tritonkit export`: a PyTorch model into the repository, its config inferred and the artifact proven.
+
+torch is imported only when the command runs, never for `--help`.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tritonkit.cli._app import RepoOption, app, echo
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def _dynamic_dims(values: list[str] | None) -> str | dict[str, list[int]] | None:
+    """`all`, or repeatable NAME:AXES (config axes, batch dim excluded), e.g. INPUT__0:0,1."""
+    from tritonkit.errors import UsageError
+
+    if not values:
+        return None
+    if "all" in values:
+        if len(values) > 1:
+            raise UsageError("--dynamic-dims all cannot be combined with NAME:AXES")
+        return "all"
+    out: dict[str, list[int]] = {}
+    for value in values:
+        name, sep, axes = value.rpartition(":")
+        try:
+            parsed = [int(a) for a in axes.split(",") if a.strip()]
+        except ValueError:
+            parsed = []
+        if not sep or not name or not parsed:
+            raise UsageError(
+                f"bad --dynamic-dims {value!r}", hint="write NAME:AXES (e.g. INPUT__0:0) or 'all'"
+            )
+        out.setdefault(name, []).extend(parsed)
+    return out
+
+
+def _examples(texts: list[str] | None, file: Path | None, what: str) -> Any:
+    from tritonkit.errors import UsageError
+    from tritonkit.export.examples import load_example_file, parse_example_inputs
+
+    if texts and file:
+        raise UsageError(f"give --{what} or --{what}s FILE, not both")
+    if file:
+        return load_example_file(file)
+    if texts:
+        return parse_example_inputs(texts)
+    return None
+
+
+@app.command()
+def export(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="pkg.module:attr, path/to/file.py:attr (instance, class or factory), or a torch.save file."
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder and config name).")],
+    example_input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--example-input",
+            "-e",
+            help="DTYPE:SHAPE[:LOW..HIGH], one per forward argument (e.g. fp32:1,16; int64:1,8:0..1000).",
+        ),
+    ] = None,
+    example_inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--example-inputs", help="A torch.save file with a tensor, a tuple or a dict of tensors."
+        ),
+    ] = None,
+    second_input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--second-example-input",
+            help="A second example with other sizes (DTYPE:SHAPE per argument): dims that change become -1.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="torchscript (model.pt) or onnx (model.onnx).")
+    ] = "torchscript",
+    method: Annotated[str, typer.Option("--method", help="trace or script.")] = "trace",
+    input_names: Annotated[
+        str | None,
+        typer.Option("--input-names", help="Comma-separated input names (default INPUT__0,...)."),
+    ] = None,
+    output_names: Annotated[
+        str | None,
+        typer.Option(
+            "--output-names", help="Comma-separated output names (default OUTPUT__0,... or the dict keys)."
+        ),
+    ] = None,
+    arg_names: Annotated[
+        bool, typer.Option("--arg-names", help="Name inputs after forward()'s arguments.")
+    ] = False,
+    max_batch_size: Annotated[
+        int,
+        typer.Option("--max-batch-size", help="0 = no batching; N: the first dim is the implicit batch dim."),
+    ] = 0,
+    dynamic_dims: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dynamic-dims",
+            help="'all' or NAME:AXES (config dims, batch dim excluded), repeatable; those dims become -1.",
+        ),
+    ] = None,
+    dynamic_batching: Annotated[
+        bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")
+    ] = False,
+    preferred_batch_size: Annotated[
+        list[int] | None,
+        typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching."),
+    ] = None,
+    queue_delay_us: Annotated[
+        int | None,
+        typer.Option(
+            "--max-queue-delay-us",
+            help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.",
+        ),
+    ] = None,
+    instances: Annotated[
+        int | None, typer.Option("--instances", help="Instance count of the instance group.")
+    ] = None,
+    kind: Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")] = "cpu",
+    gpus: Annotated[str | None, typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version folder to write (default 1).")
+    ] = None,
+    next_version: Annotated[
+        bool, typer.Option("--next", help="Write the version one above the highest.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing version folder.")] = False,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the proof.")] = 1e-4,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the proof.")] = 1e-5,
+    repo: RepoOption = None,
+) -> None:
+    """Export a PyTorch model (TorchScript or ONNX) with an inferred config, proven against eager."""
+    from tritonkit.errors import UsageError
+    from tritonkit.project import resolve_repository
+    from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec
+
+    db = None
+    if dynamic_batching or preferred_batch_size or queue_delay_us is not None:
+        db = DynamicBatchingSpec(list(preferred_batch_size or []), queue_delay_us or 0)
+    groups = []
+    gpu_ids: list[int] = []
+    if gpus:
+        try:
+            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
+    if instances is not None or gpu_ids or kind != "cpu":
+        groups.append(InstanceGroupSpec(count=instances or 1, kind=kind, gpus=gpu_ids))
+    dynamic = _dynamic_dims(dynamic_dims)
+    repository = resolve_repository(repo)
+    examples = _examples(example_input, example_inputs, "example-input")
+    if examples is None:
+        raise UsageError(
+            "export needs example inputs",
+            hint="give --example-input DTYPE:SHAPE per forward argument, or --example-inputs FILE",
+        )
+    second = _examples(second_input, None, "second-example-input")
+
+    from tritonkit.export import export_model
+    from tritonkit.export.target import load_target
+
+    model = load_target(target)
+    result = export_model(
+        model,
+        examples,
+        repo=repository,
+        name=name,
+        format=fmt,
+        method=method,
+        input_names=_names(input_names),
+        output_names=_names(output_names),
+        use_arg_names=arg_names,
+        max_batch_size=max_batch_size,
+        dynamic_dims=dynamic,
+        second_example=second,
+        dynamic_batching=db,
+        instance_groups=groups,
+        version=version,
+        next=next_version,
+        force=force,
+        rtol=rtol,
+        atol=atol,
+    )
+    spec = result.spec
+    how = "scripted" if method == "script" else "traced"
+    echo(f"exported {spec.name!r} ({spec.platform}, {how}) to {result.artifact}")
+    echo(f"  config: {result.config_path} (max_batch_size {spec.max_batch_size})")
+    batch = [-1] if spec.max_batch_size > 0 else []
+    for kind_name, tensors in (("input ", spec.inputs), ("output", spec.outputs)):
+        for t in tensors:
+            echo(f"  {kind_name} {t.name}: {t.wire_type} {batch + t.dims} (config dims {t.dims})")
+    for case in result.proof:
+        echo(f"  proof: {case.label}: max abs diff {case.max_abs_diff:.3g}, ok")
+    echo(f"  golden sample: {result.golden_path}")
+    echo(f"next: tritonkit validate --repo {result.model_dir.parent}")
