@@ -1,0 +1,210 @@
+"""Readiness of a Triton server over HTTP: wait for /v2/health/ready, then each model's state and reason.
+
+Plain urllib on purpose: this runs on every `serve` and must stay light (no tritonclient import).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+# Lines of a server log that explain a failed load (besides the ones naming the model).
+_EXPLAINING = re.compile(r"Error parsing|fail|unable to|Invalid argument|error|Traceback|not found", re.I)
+
+
+@dataclass
+class ModelState:
+    """One model as the server's repository index reports it (or as missing from it)."""
+
+    name: str
+    version: str = ""
+    state: str = "UNKNOWN"  # READY, UNAVAILABLE, LOADING, UNLOADING, or MISSING (absent from the index)
+    reason: str = ""
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "READY"
+
+
+@dataclass
+class Readiness:
+    """The outcome of waiting for a server: ready or not, and each model's state."""
+
+    ready: bool
+    live: bool
+    models: list[ModelState] = field(default_factory=list)
+    elapsed: float = 0.0
+    fatal: str | None = None  # a log line after which the server would never become ready
+
+    @property
+    def failed(self) -> list[ModelState]:
+        return [m for m in self.models if not m.ready]
+
+
+def _request(
+    url: str, *, method: str = "GET", body: bytes | None = None, timeout: float = 2.0
+) -> tuple[int, bytes]:
+    """One HTTP request; (status, body), or (0, b"") when nothing answers."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return 0, b""
+
+
+def health(http_url: str) -> tuple[bool, bool]:
+    """(live, ready) of the server at host:port (False, False when nothing answers)."""
+    live, _ = _request(f"http://{http_url}/v2/health/live", timeout=1.0)
+    ready, _ = _request(f"http://{http_url}/v2/health/ready", timeout=1.0)
+    return live == 200, ready == 200
+
+
+def repository_index(http_url: str) -> list[dict[str, str]]:
+    """The server's repository index: [{"name", "version", "state", "reason"}, ...] ([] if unreachable)."""
+    status, body = _request(f"http://{http_url}/v2/repository/index", method="POST", body=b"{}", timeout=5.0)
+    if status != 200:
+        return []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def model_states(http_url: str | None, expected: Sequence[str] = (), log_text: str = "") -> list[ModelState]:
+    """Each model's state from the index; `expected` models absent from it are MISSING (their config failed).
+
+    With `http_url` None (the server never answered), expected models get their state from the log.
+    Failed models get the log lines that mention them or explain their failure.
+    """
+    by_name: dict[str, ModelState] = {}
+    for entry in repository_index(http_url) if http_url else []:
+        name = str(entry.get("name", ""))
+        if not name:
+            continue
+        by_name[name] = ModelState(
+            name=name,
+            version=str(entry.get("version", "")),
+            state=str(entry.get("state", "UNKNOWN")) or "UNKNOWN",
+            reason=str(entry.get("reason", "")),
+        )
+    for name in expected:
+        if name not in by_name:
+            missing = "MISSING" if http_url else "UNKNOWN"
+            by_name[name] = ModelState(name=name, state=missing, reason="")
+    states = sorted(by_name.values(), key=lambda m: m.name)
+    for state in states:
+        if not state.ready and log_text:
+            state.log_lines = explaining_lines(log_text, state.name)
+            if state.log_lines and not state.reason:
+                state.reason = clean_log_line(state.log_lines[0])
+                if state.state == "UNKNOWN":
+                    state.state = "FAILED"
+        if state.state == "MISSING" and not state.reason:
+            state.reason = "not in the server's repository index (its config could not be read)"
+    if not http_url:  # only models the log says something about
+        states = [s for s in states if s.log_lines]
+    return states
+
+
+_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ")
+
+
+def clean_log_line(line: str) -> str:
+    """A log line without Triton's or protobuf's prefix and quotes: the reason a user reads."""
+    text = _LOG_PREFIX.sub("", line.strip())
+    if "Error parsing" in text:
+        text = text[text.index("Error parsing") :]
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text.strip()
+
+
+def explaining_lines(log_text: str, model: str, limit: int = 8) -> list[str]:
+    """Log lines that name `model` (quoted or as a path, as Triton does) and explain a failure.
+
+    A protobuf "Error parsing ... L:C" line just before such a line is included first: it has the position.
+    """
+    quoted = (f"'{model}'", f'"{model}"', f"/{model}/", f"{model}:")
+    lines = [ln.strip() for ln in log_text.splitlines()]
+    picked: list[str] = []
+    for index, text in enumerate(lines):
+        if not text or not any(q in text for q in quoted):
+            continue
+        if not (text[:1] == "E" or _EXPLAINING.search(text)):
+            continue
+        previous = lines[index - 1] if index else ""
+        if "Error parsing" in previous:
+            picked.append(previous)
+        picked.append(text)
+    unique = list(dict.fromkeys(picked))
+    return unique[-limit:]
+
+
+def wait_ready(
+    http_url: str,
+    *,
+    timeout: float,
+    is_running: Callable[[], bool] = lambda: True,
+    expected_models: Sequence[str] = (),
+    read_log: Callable[[], str] = lambda: "",
+    fatal: Callable[[], str | None] = lambda: None,
+    poll: float = 0.05,
+) -> Readiness:
+    """Poll until ready, until the server is live but not ready (a model failed), it exits, or `timeout`.
+
+    Triton opens its HTTP endpoint only after the startup load, so "live but not ready" is final
+    with --exit-on-error=false and --strict-readiness (the defaults tritonkit uses).
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    live = ready = False
+    not_ready_since: float | None = None
+    fatal_line: str | None = None
+    polls = 0
+    while time.monotonic() < deadline:
+        live, ready = health(http_url)
+        if ready:
+            break
+        if live:
+            # Give a model that is still loading (explicit --load-model) a moment, then report.
+            not_ready_since = not_ready_since or time.monotonic()
+            if time.monotonic() - not_ready_since > 1.0:
+                break
+        if not is_running():
+            break
+        polls += 1
+        if polls % 10 == 0:
+            fatal_line = fatal()
+            if fatal_line:
+                break
+        time.sleep(poll)
+    elapsed = time.monotonic() - start
+    models: list[ModelState] = []
+    if live:
+        models = model_states(http_url, expected_models if not ready else (), read_log() if not ready else "")
+    elif expected_models:
+        models = model_states(None, expected_models, read_log())
+    return Readiness(ready=ready, live=live, models=models, elapsed=elapsed, fatal=fatal_line)
+
+
+def describe_failure(readiness: Readiness, *, limit: int = 6) -> str:
+    """A multi-line text naming each model that is not ready, its reason and explaining log lines."""
+    lines: list[str] = []
+    for model in readiness.failed:
+        lines.append(f"model {model.name!r}: {model.state}: {model.reason or 'no reason given'}")
+        lines.extend(
+            f"    | {line}" for line in model.log_lines[:limit] if clean_log_line(line) != model.reason
+        )
+    return "\n".join(lines)
