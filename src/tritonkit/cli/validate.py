@@ -1,3 +1,70 @@
-"""Commands of this area (being written). Registers on the shared app from tritonkit.cli._app."""
+"""validate and describe: offline checks of a repository, and what a client sends to a model."""
 
 from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tritonkit.cli._app import RepoOption, app, echo
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+@app.command()
+def validate(
+    repository: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        typer.Argument(
+            help="Model repository to check (default: --repo, tritonkit.yaml, ./model_repository)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text, json, or github (workflow annotations).")
+    ] = OutputFormat.text,
+    no_artifacts: Annotated[
+        bool,
+        typer.Option("--no-artifacts", help="Judge configs and layout only; do not look at model files."),
+    ] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Check a model repository offline, the way Triton would load it. Exit 1 when errors are found."""
+    from tritonkit.errors import UsageError
+    from tritonkit.project import resolve_repository
+    from tritonkit.report import format_report
+    from tritonkit.validate import validate_repository
+
+    if repository is not None and repo is not None and repository != repo:
+        raise UsageError(f"two repositories given: {repository} and --repo {repo}", hint="give only one")
+    root = resolve_repository(repository if repository is not None else repo)
+    report = validate_repository(root, artifacts=not no_artifacts)
+    echo(format_report(report, output_format.value))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def describe(
+    model: Annotated[str, typer.Argument(help="Model name (its folder in the repository).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON.")] = False,
+    url: Annotated[
+        str, typer.Option("--url", help="Server address used in the examples.")
+    ] = "localhost:8000",
+    repo: RepoOption = None,
+) -> None:
+    """Show what a client sends to a model and gets back: shapes with the batch dim, wire types, examples."""
+    import json
+
+    from tritonkit.describe import describe_model
+    from tritonkit.project import resolve_repository
+
+    description = describe_model(resolve_repository(repo), model, url=url)
+    echo(
+        json.dumps(description.to_dict(), indent=2, ensure_ascii=False) if as_json else description.to_text()
+    )

@@ -1,0 +1,92 @@
+"""Formatting a ValidationReport as text, JSON or GitHub workflow annotations (returns strings)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ValidationReport
+
+FORMATS = ("text", "json", "github")
+
+
+def location(finding: Finding) -> str:
+    """`file:line:column` with the parts that are known."""
+    where = finding.file or finding.model or "."
+    if finding.line:
+        where += f":{finding.line}"
+        if finding.column:
+            where += f":{finding.column}"
+    return where
+
+
+def summary(report: ValidationReport) -> str:
+    errors, warnings = len(report.errors), len(report.warnings)
+    models = len(report.models)
+    verdict = "ok" if report.ok else "failed"
+    return (
+        f"{verdict}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+        f"in {models} model{'s' * (models != 1)} ({report.repository})"
+    )
+
+
+def format_text(report: ValidationReport) -> str:
+    """One line per finding (`file:line:col: severity [rule] model: message`), its hint, a summary."""
+    lines: list[str] = []
+    for f in report.findings:
+        model = f"{f.model}: " if f.model else ""
+        lines.append(f"{location(f)}: {f.severity} [{f.rule}] {model}{_one_line(f.message)}")
+        if f.hint:
+            lines.append(f"    hint: {_one_line(f.hint)}")
+    lines.append(summary(report))
+    return "\n".join(lines)
+
+
+def format_json(report: ValidationReport) -> str:
+    """The report's dict as indented JSON: {"ok", "models", "findings"}."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def format_github(report: ValidationReport) -> str:
+    """GitHub Actions workflow commands (`::error file=...,line=...,title=...::message`), then a summary."""
+    lines: list[str] = []
+    for f in report.findings:
+        props = []
+        if f.file:
+            props.append(f"file={_escape_property(f.file)}")
+        if f.line:
+            props.append(f"line={f.line}")
+            if f.column:
+                props.append(f"col={f.column}")
+        title = f"{f.rule}" + (f" ({f.model})" if f.model else "")
+        props.append(f"title={_escape_property(title)}")
+        message = f.message + (f"\nhint: {f.hint}" if f.hint else "")
+        lines.append(f"::{_COMMANDS.get(f.severity, 'notice')} {','.join(props)}::{_escape_data(message)}")
+    lines.append(summary(report))
+    return "\n".join(lines)
+
+
+def format_report(report: ValidationReport, fmt: str) -> str:
+    """Dispatch on `fmt` (text, json, github)."""
+    if fmt == "json":
+        return format_json(report)
+    if fmt == "github":
+        return format_github(report)
+    return format_text(report)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n"))

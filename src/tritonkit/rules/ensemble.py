@@ -1,0 +1,342 @@
+"""Ensemble rules (Triton's ValidateEnsembleSchedulingConfig and ensemble_utils): steps, the tensor
+graph, member models in the repository, consistent types and shapes, batch sizes, cycles."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from tritonkit.rules.io import type_name
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ModelContext, RepositoryContext
+
+
+def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
+    config = model.config
+    if not model.is_ensemble:
+        if config.HasField("ensemble_scheduling"):
+            return [
+                model.finding(
+                    "error",
+                    "ensemble.scheduling-not-ensemble",
+                    f"ensemble_scheduling is set but the platform is {config.platform or '(none)'!r}",
+                    "ensemble_scheduling",
+                    hint='set platform: "ensemble" (and no backend), or remove ensemble_scheduling',
+                )
+            ]
+        return []
+    findings: list[Finding] = []
+    if len(config.instance_group):
+        findings.append(
+            model.finding(
+                "error",
+                "ensemble.instance-group",
+                "an ensemble has no instance groups (its members have them)",
+                "instance_group",
+                hint="remove instance_group; set instances on the member models",
+            )
+        )
+    steps = list(config.ensemble_scheduling.step)
+    if not steps:
+        findings.append(
+            model.finding(
+                "error",
+                "ensemble.no-steps",
+                "an ensemble needs ensemble_scheduling with at least one step",
+                "ensemble_scheduling",
+                "platform",
+                hint="add ensemble_scheduling { step [ { model_name, input_map, output_map } ] }",
+            )
+        )
+        return findings
+    findings.extend(_graph(model, config, steps))
+    findings.extend(_members(model, config, steps, repo))
+    return findings
+
+
+def _step_path(index: int) -> str:
+    return f"ensemble_scheduling[0].step[{index}]"
+
+
+def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    inputs = [str(t.name) for t in config.input]
+    outputs = [str(t.name) for t in config.output]
+    producers: dict[str, int] = {}
+    consumed: set[str] = set()
+    for index, step in enumerate(steps):
+        path = _step_path(index)
+        if not step.model_name:
+            findings.append(
+                model.finding("error", "ensemble.step-model", f"step {index} has no model_name", path)
+            )
+        for field_name, mapping in (("input_map", step.input_map), ("output_map", step.output_map)):
+            if not mapping:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "ensemble.step-map",
+                        f"step {index} ({step.model_name or '?'}) has no {field_name}",
+                        path,
+                        hint=f"map member tensors to ensemble tensors: {field_name} {{ key: .. value: .. }}",
+                    )
+                )
+        consumed.update(str(v) for v in step.input_map.values())
+        for tensor in step.output_map.values():
+            tensor = str(tensor)
+            if tensor in producers or tensor in inputs:
+                first = "an ensemble input" if tensor in inputs else f"step {producers[tensor]}"
+                findings.append(
+                    model.finding(
+                        "error",
+                        "ensemble.tensor-produced-twice",
+                        f"ensemble tensor {tensor!r} is written by step {index} and by {first}",
+                        f"{path}.output_map",
+                        path,
+                        hint="every ensemble tensor may appear in one output_map only",
+                    )
+                )
+            producers.setdefault(tensor, index)
+    for name in inputs:
+        if name not in consumed:
+            findings.append(
+                model.finding(
+                    "error",
+                    "ensemble.unused-input",
+                    f"ensemble input {name!r} is not used by any step",
+                    "input",
+                    hint="map it in a step's input_map, or remove it",
+                )
+            )
+    for name in outputs:
+        if name not in producers:
+            findings.append(
+                model.finding(
+                    "error",
+                    "ensemble.output-not-produced",
+                    f"ensemble output {name!r} is not produced by any step",
+                    "output",
+                    hint="map a member output to it in a step's output_map",
+                )
+            )
+    for index, step in enumerate(steps):
+        for key, tensor in sorted(step.input_map.items()):
+            if tensor not in producers and tensor not in inputs:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "ensemble.tensor-not-produced",
+                        f"step {index} ({step.model_name}) reads ensemble tensor {tensor!r} (for its input "
+                        f"{key!r}), which is neither an ensemble input nor any step's output",
+                        f"{_step_path(index)}.input_map",
+                        _step_path(index),
+                        hint="check the spelling of the tensor in input_map and output_map",
+                    )
+                )
+    return findings
+
+
+def _full_shape(config: Any, dims: list[int]) -> list[int]:
+    return [-1, *dims] if config.max_batch_size > 0 else dims
+
+
+def _compatible(a: list[int], b: list[int]) -> bool:
+    return len(a) == len(b) and all(x == y or x == -1 or y == -1 for x, y in zip(a, b, strict=True))
+
+
+def _members(model: ModelContext, config: Any, steps: list[Any], repo: RepositoryContext) -> list[Finding]:
+    findings: list[Finding] = []
+    # ensemble tensor -> (data type, full shape, where it was inferred from)
+    seen: dict[str, tuple[int, list[int], str]] = {}
+    for tensor in config.input:
+        seen[str(tensor.name)] = (
+            int(tensor.data_type),
+            _full_shape(config, list(tensor.dims)),
+            "the ensemble",
+        )
+    for tensor in config.output:
+        seen.setdefault(
+            str(tensor.name), (int(tensor.data_type), _full_shape(config, list(tensor.dims)), "the ensemble")
+        )
+    for index, step in enumerate(steps):
+        path = _step_path(index)
+        name = str(step.model_name)
+        if not name:
+            continue
+        member = repo.models.get(name)
+        if member is None:
+            close = difflib.get_close_matches(name, list(repo.models), n=1)
+            findings.append(
+                model.finding(
+                    "error",
+                    "ensemble.unknown-model",
+                    f"step {index} calls model {name!r}, which is not in the repository",
+                    f"{path}.model_name",
+                    path,
+                    hint=f"did you mean {close[0]!r}?" if close else "add that model to the repository",
+                )
+            )
+            continue
+        if step.model_version > 0 and member.versions and step.model_version not in member.versions:
+            findings.append(
+                model.finding(
+                    "error",
+                    "ensemble.missing-version",
+                    f"step {index} asks for version {step.model_version} of {name!r}, which has versions "
+                    f"{sorted(member.versions)}",
+                    f"{path}.model_version",
+                    path,
+                    hint="use model_version: -1 for the latest version",
+                )
+            )
+        member_config = member.config
+        if member_config is None:
+            continue  # its own findings say why
+        if config.max_batch_size > member_config.max_batch_size:
+            findings.append(
+                model.finding(
+                    "error",
+                    "ensemble.max-batch-size",
+                    f"the ensemble allows max_batch_size {config.max_batch_size} but its member {name!r} "
+                    f"only {member_config.max_batch_size}",
+                    "max_batch_size",
+                    hint=f"lower the ensemble's max_batch_size to {member_config.max_batch_size} or less",
+                )
+            )
+        member_inputs = {str(t.name): t for t in member_config.input}
+        member_outputs = {str(t.name): t for t in member_config.output}
+        for field_name, mapping, tensors in (
+            ("input_map", step.input_map, member_inputs),
+            ("output_map", step.output_map, member_outputs),
+        ):
+            kind = "input" if field_name == "input_map" else "output"
+            for key, tensor in sorted(mapping.items()):
+                member_tensor = tensors.get(str(key))
+                if member_tensor is None:
+                    close = difflib.get_close_matches(str(key), list(tensors), n=1)
+                    findings.append(
+                        model.finding(
+                            "error",
+                            "ensemble.unknown-member-tensor",
+                            f"step {index} maps {kind} {key!r} of {name!r}, which has no such {kind}",
+                            f"{path}.{field_name}",
+                            path,
+                            hint=(f"did you mean {close[0]!r}? " if close else "")
+                            + f"{name} {kind}s: {', '.join(sorted(tensors)) or '(none)'}",
+                        )
+                    )
+                    continue
+                findings.extend(
+                    _consistent(
+                        model, seen, str(tensor), member_config, member_tensor, name, index, field_name
+                    )
+                )
+        for input_name, tensor in member_inputs.items():
+            if input_name not in step.input_map and not tensor.optional:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "ensemble.member-input-unmapped",
+                        f"step {index} does not feed input {input_name!r} of {name!r}",
+                        f"{path}.input_map",
+                        path,
+                        hint=f'add input_map {{ key: "{input_name}" value: "<ensemble tensor>" }}',
+                    )
+                )
+    return findings
+
+
+def _consistent(
+    model: ModelContext,
+    seen: dict[str, tuple[int, list[int], str]],
+    tensor: str,
+    member_config: Any,
+    member_tensor: Any,
+    member: str,
+    index: int,
+    field_name: str,
+) -> list[Finding]:
+    dtype = int(member_tensor.data_type)
+    shape = _full_shape(member_config, list(member_tensor.dims))
+    source = f"{member!r} ({member_tensor.name})"
+    first = seen.get(tensor)
+    if first is None:
+        seen[tensor] = (dtype, shape, source)
+        return []
+    findings: list[Finding] = []
+    where = (f"{_step_path(index)}.{field_name}", _step_path(index))
+    if first[0] and dtype and first[0] != dtype:
+        findings.append(
+            model.finding(
+                "error",
+                "ensemble.type-mismatch",
+                f"ensemble tensor {tensor!r} is {type_name(first[0])} in {first[2]} "
+                f"but {type_name(dtype)} in {source}",
+                *where,
+                hint="make the data types agree (a member cannot convert types on the way)",
+            )
+        )
+    elif not _compatible(first[1], shape):
+        findings.append(
+            model.finding(
+                "error",
+                "ensemble.shape-mismatch",
+                f"ensemble tensor {tensor!r} has shape {first[1]} in {first[2]} but {shape} in {source} "
+                "(full shapes, batch dim included)",
+                *where,
+                hint="make the dims agree; -1 matches any size",
+            )
+        )
+    return findings
+
+
+def check_cycles(repo: RepositoryContext) -> list[Finding]:
+    """Ensembles that call themselves through other ensembles; one finding per cycle."""
+    graph: dict[str, list[str]] = {}
+    for name, model in repo.models.items():
+        if model.config is not None and model.is_ensemble:
+            graph[name] = [str(s.model_name) for s in model.config.ensemble_scheduling.step]
+    findings: list[Finding] = []
+    reported: set[frozenset[str]] = set()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if nxt not in graph:
+                continue
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    start = min(cycle)
+                    at = cycle.index(start)
+                    ordered = cycle[at:] + cycle[:at]
+                    model = repo.models[start]
+                    step = [str(s.model_name) for s in model.config.ensemble_scheduling.step].index(
+                        ordered[1] if len(ordered) > 1 else start
+                    )
+                    findings.append(
+                        model.finding(
+                            "error",
+                            "ensemble.cycle",
+                            "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
+                            f"{_step_path(step)}.model_name",
+                            _step_path(step),
+                            hint="an ensemble cannot contain itself, directly or through other ensembles",
+                        )
+                    )
+            elif state.get(nxt) is None:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return findings

@@ -1,0 +1,360 @@
+"""Input/output rules (Triton's ValidateIOShape, ValidateModelInput/Output, batch_input/batch_output)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ModelContext, RepositoryContext
+
+WILDCARD = -1
+_BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32", "TYPE_INT64")
+
+
+@functools.cache
+def data_type_names() -> dict[int, str]:
+    """DataType enum number -> name (TYPE_FP32...), from the official schema."""
+    from tritonkit.schema import pb2
+
+    return {int(v.number): str(v.name) for v in pb2().DataType.DESCRIPTOR.values}
+
+
+def type_name(number: int) -> str:
+    return data_type_names().get(int(number), str(number))
+
+
+def element_count(dims: Any) -> int:
+    """Triton's GetElementCount: -1 if any dim is variable, 0 for no dims, else the product."""
+    count = 0
+    first = True
+    for d in dims:
+        if d == WILDCARD:
+            return -1
+        count = d if first else count * d
+        first = False
+    return count
+
+
+def _chunks(dims: Any) -> list[int]:
+    """Element counts of the runs between variable dims (`[2,-1,3,4]` -> [2, 12])."""
+    chunks, current = [], 1
+    for d in dims:
+        if d == WILDCARD:
+            chunks.append(current)
+            current = 1
+        else:
+            current *= d
+    chunks.append(current)
+    return chunks
+
+
+def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
+    config = model.config
+    findings: list[Finding] = []
+    max_batch = int(config.max_batch_size)
+    platform = str(config.platform)
+    for kind, tensors in (("input", config.input), ("output", config.output)):
+        seen: dict[str, int] = {}
+        for index, tensor in enumerate(tensors):
+            path = f"{kind}[{index}]"
+            findings.extend(_check_tensor(model, kind, path, tensor, max_batch, platform))
+            name = str(tensor.name)
+            if name and name in seen:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "io.duplicate-name",
+                        f"{kind} name {name!r} is used twice ({kind} {seen[name]} and {index})",
+                        f"{path}.name",
+                        path,
+                        hint="give every input and output its own name",
+                    )
+                )
+            seen.setdefault(name, index)
+    if config.batch_input or config.batch_output:
+        findings.extend(_batch_io(model, config))
+    return findings
+
+
+def _check_tensor(
+    model: ModelContext, kind: str, path: str, tensor: Any, max_batch: int, platform: str
+) -> list[Finding]:
+    findings: list[Finding] = []
+    label = f"{kind} {tensor.name!r}" if tensor.name else f"{kind} {path}"
+    if not tensor.name:
+        findings.append(
+            model.finding(
+                "error", "io.missing-name", f"{kind} {path} has no name", path, hint='add name: "..."'
+            )
+        )
+    if tensor.data_type == 0:
+        findings.append(
+            model.finding(
+                "error",
+                "io.missing-data-type",
+                f"{label} has no data_type",
+                path,
+                hint="add data_type: TYPE_FP32 (or TYPE_INT64, TYPE_STRING, ...)",
+            )
+        )
+    elif int(tensor.data_type) not in data_type_names():
+        findings.append(
+            model.finding(
+                "error",
+                "io.bad-data-type",
+                f"{label} has unknown data_type number {tensor.data_type}",
+                f"{path}.data_type",
+                path,
+                hint="use a name such as TYPE_FP32",
+            )
+        )
+    dims = list(tensor.dims)
+    if not dims:
+        findings.append(
+            model.finding(
+                "error",
+                "io.missing-dims",
+                f"{label} has no dims",
+                path,
+                hint="add dims: [ ... ] (without the batch dimension); a scalar per batch item is "
+                "dims: [ 1 ] with reshape: { shape: [ ] }",
+            )
+        )
+    bad = [d for d in dims if d < 1 and d != WILDCARD]
+    if bad:
+        findings.append(
+            model.finding(
+                "error",
+                "io.bad-dim",
+                f"{label} has dim {bad[0]} in {dims}; every dim must be >= 1, or -1 for a variable size",
+                f"{path}.dims",
+                path,
+                hint="the batch dimension is implicit when max_batch_size > 0: do not write it in dims",
+            )
+        )
+    if tensor.HasField("reshape"):
+        findings.extend(_check_reshape(model, label, path, dims, list(tensor.reshape.shape), max_batch))
+    if kind == "input" and tensor.format in (1, 2) and len(dims) != 3:
+        fmt = "NHWC" if tensor.format == 1 else "NCHW"
+        findings.append(
+            model.finding(
+                "error",
+                "io.format-dims",
+                f"{label} has format FORMAT_{fmt}, which needs exactly 3 dims, got {len(dims)}",
+                f"{path}.format",
+                path,
+                hint="remove format, or give dims in C,H,W / H,W,C order",
+            )
+        )
+    if tensor.is_shape_tensor and platform != "tensorrt_plan":
+        findings.append(
+            model.finding(
+                "error",
+                "io.shape-tensor",
+                f"{label} is a shape tensor, which only TensorRT models support",
+                f"{path}.is_shape_tensor",
+                path,
+                hint="remove is_shape_tensor",
+            )
+        )
+    return findings
+
+
+def _check_reshape(
+    model: ModelContext, label: str, path: str, dims: list[int], shape: list[int], max_batch: int
+) -> list[Finding]:
+    where = (f"{path}.reshape[0].shape", f"{path}.reshape", path)
+    if not shape:
+        if max_batch == 0:
+            return [
+                model.finding(
+                    "error",
+                    "io.empty-reshape",
+                    f"{label} has an empty reshape on a model that does not batch (max_batch_size 0): "
+                    "it would always be empty",
+                    *where,
+                    hint="an empty reshape (scalar per batch item) needs max_batch_size > 0",
+                )
+            ]
+        if dims and element_count(dims) != 1:
+            return [
+                model.finding(
+                    "error",
+                    "io.reshape-count",
+                    f"{label}: an empty reshape needs dims with one element, got {dims}",
+                    *where,
+                    hint="use dims: [ 1 ]",
+                )
+            ]
+        return []
+    bad = [d for d in shape if d < 1 and d != WILDCARD]
+    if bad:
+        return [
+            model.finding(
+                "error",
+                "io.bad-dim",
+                f"{label} has reshape dim {bad[0]} in {shape}; every dim must be >= 1 or -1",
+                *where,
+            )
+        ]
+    if not dims:
+        return []
+    dims_count, shape_count = element_count(dims), element_count(shape)
+    if dims_count != shape_count:
+        return [
+            model.finding(
+                "error",
+                "io.reshape-count",
+                f"{label}: dims {dims} and reshape {shape} hold different element counts "
+                f"({_count_text(dims_count)} vs {_count_text(shape_count)})",
+                *where,
+                hint="dims and reshape must hold the same number of elements, or both have variable dims",
+            )
+        ]
+    if dims_count == WILDCARD:
+        a, b = _chunks(dims), _chunks(shape)
+        if len(a) != len(b):
+            return [
+                model.finding(
+                    "error",
+                    "io.reshape-variable-dims",
+                    f"{label}: dims {dims} and reshape {shape} have different numbers of variable (-1) dims",
+                    *where,
+                    hint="keep the same number of -1 dims in dims and reshape",
+                )
+            ]
+        if a != b:
+            return [
+                model.finding(
+                    "error",
+                    "io.reshape-count",
+                    f"{label}: dims {dims} and reshape {shape} differ in the element count between their "
+                    "variable (-1) dims",
+                    *where,
+                    hint="each run of fixed dims between -1s must hold the same number of elements",
+                )
+            ]
+    return []
+
+
+def _count_text(count: int) -> str:
+    return "variable" if count == WILDCARD else str(count)
+
+
+def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
+    from tritonkit.schema import pb2
+
+    findings: list[Finding] = []
+    inputs = {str(t.name) for t in config.input}
+    outputs = {str(t.name) for t in config.output}
+    input_kinds = {int(v.number): str(v.name) for v in pb2().BatchInput.Kind.DESCRIPTOR.values}
+    targets: set[str] = set()
+    for index, batch_input in enumerate(config.batch_input):
+        path = f"batch_input[{index}]"
+        kind = input_kinds.get(int(batch_input.kind))
+        if kind is None:
+            findings.append(
+                model.finding(
+                    "error", "io.batch-input-kind", f"{path} has unknown kind {batch_input.kind}", path
+                )
+            )
+        elif len(batch_input.source_input) != 1:
+            findings.append(
+                model.finding(
+                    "error",
+                    "io.batch-input-source",
+                    f"{path} of kind {kind} needs exactly 1 source_input, "
+                    f"got {len(batch_input.source_input)}",
+                    f"{path}.source_input",
+                    path,
+                )
+            )
+        if not batch_input.target_name:
+            findings.append(
+                model.finding("error", "io.batch-input-target", f"{path} has no target_name", path)
+            )
+        if type_name(batch_input.data_type) not in _BATCH_INPUT_TYPES:
+            findings.append(
+                model.finding(
+                    "error",
+                    "io.batch-input-type",
+                    f"{path} has data_type {type_name(batch_input.data_type)}; batch inputs are "
+                    "TYPE_FP32, TYPE_INT32 or TYPE_INT64",
+                    f"{path}.data_type",
+                    path,
+                )
+            )
+        for source in batch_input.source_input:
+            if source not in inputs:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "io.batch-input-source",
+                        f"{path} names source_input {source!r}, which is not an input of the model",
+                        f"{path}.source_input",
+                        path,
+                        hint=f"inputs are: {', '.join(sorted(inputs)) or '(none)'}",
+                    )
+                )
+        for target in batch_input.target_name:
+            if target in inputs or target in targets:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "io.batch-input-target",
+                        f"{path} target {target!r} collides with "
+                        + ("a model input" if target in inputs else "another batch input"),
+                        f"{path}.target_name",
+                        path,
+                        hint="a batch input's target is a tensor Triton creates: give it a name of its own",
+                    )
+                )
+            targets.add(str(target))
+    for index, batch_output in enumerate(config.batch_output):
+        path = f"batch_output[{index}]"
+        if int(batch_output.kind) != 0:
+            findings.append(
+                model.finding(
+                    "error", "io.batch-output-kind", f"{path} has unknown kind {batch_output.kind}", path
+                )
+            )
+        if len(batch_output.source_input) != 1:
+            findings.append(
+                model.finding(
+                    "error",
+                    "io.batch-output-source",
+                    f"{path} needs exactly 1 source_input, got {len(batch_output.source_input)}",
+                    f"{path}.source_input",
+                    path,
+                )
+            )
+        for source in batch_output.source_input:
+            if source not in inputs:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "io.batch-output-source",
+                        f"{path} names source_input {source!r}, which is not an input of the model",
+                        f"{path}.source_input",
+                        path,
+                    )
+                )
+        if not batch_output.target_name:
+            findings.append(
+                model.finding("error", "io.batch-output-target", f"{path} has no target_name", path)
+            )
+        for target in batch_output.target_name:
+            if target not in outputs:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "io.batch-output-target",
+                        f"{path} target {target!r} is not an output of the model",
+                        f"{path}.target_name",
+                        path,
+                        hint=f"outputs are: {', '.join(sorted(outputs)) or '(none)'}",
+                    )
+                )
+    return findings

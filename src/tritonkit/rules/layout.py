@@ -1,0 +1,235 @@
+"""Layout rules: the model folder, its config.pbtxt and its version folders, as Triton reads them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonkit.repository import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ModelContext, RepositoryContext
+
+# The file each platform / backend loads from a version folder when default_model_filename is unset.
+PLATFORM_FILES = {
+    "tensorrt_plan": "model.plan",
+    "tensorflow_graphdef": "model.graphdef",
+    "tensorflow_savedmodel": "model.savedmodel",
+    "onnxruntime_onnx": "model.onnx",
+    "pytorch_libtorch": "model.pt",
+}
+BACKEND_FILES = {
+    "tensorrt": "model.plan",
+    "onnxruntime": "model.onnx",
+    "pytorch": "model.pt",
+    "python": "model.py",
+    "openvino": "model.xml",
+    "tensorflow": "model.savedmodel",
+}
+# Model files from which Triton can auto-complete a missing config.pbtxt.
+_AUTOCOMPLETE_FILES = ("model.onnx", "model.plan", "model.savedmodel")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def model_filename(model: ModelContext) -> str | None:
+    """The file Triton loads from each version folder; None for ensembles and unknown backends."""
+    config = model.config
+    if config is None or model.is_ensemble:
+        return None
+    if config.default_model_filename:
+        return str(config.default_model_filename)
+    if config.platform in PLATFORM_FILES:
+        return PLATFORM_FILES[config.platform]
+    if config.platform == "tensorflow_graphdef" or (config.backend == "tensorflow" and not config.platform):
+        return BACKEND_FILES["tensorflow"]
+    return BACKEND_FILES.get(config.backend)
+
+
+def selected_versions(model: ModelContext) -> tuple[list[int], list[int]]:
+    """(versions the version policy loads that exist, versions it names that do not exist)."""
+    available = sorted(model.versions)
+    config = model.config
+    if config is None or not config.HasField("version_policy"):
+        return available[-1:], []
+    policy = config.version_policy
+    if policy.HasField("all"):
+        return available, []
+    if policy.HasField("specific"):
+        wanted = sorted(set(int(v) for v in policy.specific.versions))
+        return [v for v in wanted if v in model.versions], [v for v in wanted if v not in model.versions]
+    count = int(policy.latest.num_versions) if policy.HasField("latest") else 1
+    return available[-max(count, 1) :], []
+
+
+def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
+    findings: list[Finding] = []
+    name = model.name
+    if not _SAFE_NAME.fullmatch(name):
+        findings.append(
+            model.finding(
+                "warning",
+                "layout.odd-model-name",
+                f"model folder name {name!r} has characters that URLs and shells handle badly",
+                hint="use letters, digits, '_', '-' and '.'",
+                file=str(model.path),
+            )
+        )
+    for link in model.broken_links:
+        findings.append(
+            model.finding(
+                "error",
+                "layout.broken-link",
+                f"{link} is a symbolic link that points nowhere (or loops)",
+                file=str(model.path / link),
+                hint="remove the link or point it at a real file or folder",
+            )
+        )
+
+    in_versions = [v for v, p in sorted(model.versions.items()) if (p / CONFIG_FILE).is_file()]
+    if not model.has_config:
+        findings.extend(_missing_config(model, in_versions, repo))
+        return findings
+    for version in in_versions:
+        findings.append(
+            model.finding(
+                "warning",
+                "layout.config-in-version",
+                f"{version}/{CONFIG_FILE} is ignored: Triton reads only {name}/{CONFIG_FILE}",
+                file=str(model.versions[version] / CONFIG_FILE),
+                hint="keep one config.pbtxt beside the version folders and remove this one",
+            )
+        )
+
+    config = model.config
+    if config is not None and config.name and config.name != name:
+        findings.append(
+            model.finding(
+                "error",
+                "layout.name-mismatch",
+                f"config name {config.name!r} differs from its folder name {name!r}",
+                "name",
+                hint=f'rename the folder to {config.name!r} or set name: "{name}"'
+                if _SAFE_NAME.fullmatch(config.name)
+                else f'set name: "{name}"',
+            )
+        )
+
+    findings.extend(_version_folders(model))
+    if config is None:
+        return findings
+    loaded, missing = selected_versions(model)
+    if missing:
+        findings.append(
+            model.finding(
+                "error",
+                "layout.missing-policy-version",
+                f"version_policy names version(s) {', '.join(map(str, missing))} but no such folder exists",
+                "version_policy[0].specific[0].versions",
+                "version_policy",
+                hint=f"create {', '.join(f'{name}/{v}/' for v in missing)} or fix version_policy",
+            )
+        )
+    elif not model.versions:
+        findings.append(
+            model.finding(
+                "error",
+                "layout.no-version",
+                f"model {name!r} has no version folder; Triton will not load it",
+                hint=f"create {name}/1/"
+                + ("" if model.is_ensemble else " with the model file in it")
+                + (" (an empty 1/ for an ensemble)" if model.is_ensemble else ""),
+            )
+        )
+    if repo.artifacts and loaded:
+        filename = model_filename(model)
+        # Python model files are source code, checked (always) by the python rules.
+        if filename and model.backend != "python":
+            for version in loaded:
+                path = model.versions[version] / filename
+                if not path.exists():
+                    findings.append(
+                        model.finding(
+                            "error",
+                            "layout.missing-model-file",
+                            f"version {version} has no {filename}",
+                            "default_model_filename",
+                            "platform",
+                            "backend",
+                            hint=f"put {filename} in {model.versions[version]}/ (tritonkit export does it), "
+                            "or validate with --no-artifacts",
+                        )
+                    )
+    return findings
+
+
+def _version_folders(model: ModelContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for number, names in sorted(model.version_names.items()):
+        for folder in names:
+            if folder != str(number):
+                findings.append(
+                    model.finding(
+                        "warning" if len(names) == 1 else "error",
+                        "layout.version-leading-zero",
+                        f"version folder {folder!r} has leading zeros; Triton reads it as version {number}"
+                        + (f", the same as {str(number)!r}" if len(names) > 1 else ""),
+                        file=str(model.path / folder),
+                        hint=f"rename it to {number}",
+                    )
+                )
+    for other in model.other_dirs:
+        if any(c.isdigit() for c in other) and other != "__pycache__":
+            findings.append(
+                model.finding(
+                    "warning",
+                    "layout.non-numeric-version",
+                    f"folder {other!r} is not a version folder (only digits are); Triton ignores it",
+                    file=str(model.path / other),
+                    hint="version folders are named 1, 2, 3, ...",
+                )
+            )
+    return findings
+
+
+def _missing_config(model: ModelContext, in_versions: list[int], repo: RepositoryContext) -> list[Finding]:
+    name = model.name
+    if in_versions:
+        version = in_versions[0]
+        return [
+            model.finding(
+                "error",
+                "layout.config-in-version",
+                f"{CONFIG_FILE} is inside version folder {version}/; Triton looks for {name}/{CONFIG_FILE}",
+                file=str(model.versions[version] / CONFIG_FILE),
+                hint=f"move it up: mv {name}/{version}/{CONFIG_FILE} {name}/",
+            )
+        ]
+    files = {p.name for v in model.versions.values() for p in _safe_children(v)}
+    auto = sorted(files.intersection(_AUTOCOMPLETE_FILES))
+    if auto:
+        return [
+            model.finding(
+                "warning",
+                "layout.missing-config",
+                f"no {CONFIG_FILE}; Triton can only auto-complete one from {auto[0]} (auto-complete is on "
+                "by default, off with --disable-auto-complete-config)",
+                hint=f"write {name}/{CONFIG_FILE} (tritonkit add / export) to pin names, types and batching",
+            )
+        ]
+    return [
+        model.finding(
+            "error",
+            "layout.missing-config",
+            f"model folder {name!r} has no {CONFIG_FILE}",
+            hint=f"add one with `tritonkit add {name} ...`, or remove the folder from the repository",
+        )
+    ]
+
+
+def _safe_children(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except OSError:
+        return []

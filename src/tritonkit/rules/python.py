@@ -1,0 +1,174 @@
+"""Python-backend rules: model.py exists, defines TritonPythonModel.execute, and BLS calls name models
+of the repository. A static `ast` check: the file is never imported or run."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonkit.rules.layout import selected_versions
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ModelContext, RepositoryContext
+
+
+def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
+    config = model.config
+    if config is None or config.backend != "python":
+        return []
+    filename = str(config.default_model_filename) or "model.py"
+    findings: list[Finding] = []
+    versions, _missing = selected_versions(model)
+    for version in versions:
+        path = model.versions[version] / filename
+        if not path.is_file():
+            findings.append(
+                model.finding(
+                    "error",
+                    "python.missing-model-file",
+                    f"version {version} has no {filename}; the Python backend would hang or fail loading it",
+                    "default_model_filename",
+                    "backend",
+                    hint=f"add {model.versions[version] / filename} "
+                    f"(tritonkit add {model.name} --backend python --force writes one)",
+                )
+            )
+            continue
+        findings.extend(check_source(model, path, repo))
+    return findings
+
+
+def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> list[Finding]:
+    """The static checks of one model.py."""
+    file = str(path)
+    try:
+        source = path.read_bytes()
+        tree = ast.parse(source, filename=file)
+    except SyntaxError as exc:
+        return [
+            model.finding(
+                "error",
+                "python.syntax-error",
+                f"{path.name} does not compile: {exc.msg}",
+                file=file,
+                line=exc.lineno,
+                hint="fix the syntax; the Python backend would fail to load this model",
+            )
+        ]
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # unreadable, NUL bytes, too deep
+        return [
+            model.finding(
+                "error", "python.syntax-error", f"{path.name} cannot be read as Python: {exc}", file=file
+            )
+        ]
+    findings: list[Finding] = []
+    model_class = next(
+        (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "TritonPythonModel"), None
+    )
+    if model_class is None:
+        findings.append(
+            model.finding(
+                "error",
+                "python.no-model-class",
+                f"{path.name} defines no class TritonPythonModel",
+                file=file,
+                line=1,
+                hint="the Python backend instantiates a class named exactly TritonPythonModel",
+            )
+        )
+    elif not _has_method(model_class, "execute"):
+        inherited = any(not (isinstance(b, ast.Name) and b.id == "object") for b in model_class.bases)
+        findings.append(
+            model.finding(
+                "warning" if inherited else "error",
+                "python.no-execute",
+                "TritonPythonModel has no execute method"
+                + (" (unless a base class provides it)" if inherited else ""),
+                file=file,
+                line=model_class.lineno,
+                hint="define execute(self, requests) returning one InferenceResponse per request",
+            )
+        )
+    findings.extend(_bls_targets(model, tree, file, repo))
+    return findings
+
+
+def _has_method(node: ast.ClassDef, name: str) -> bool:
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == name:
+            return True
+        if isinstance(item, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in item.targets
+        ):
+            return True
+    return False
+
+
+def _module_strings(tree: ast.Module) -> dict[str, str]:
+    """Module-level `NAME = "text"` constants (what a BLS call may name its target by)."""
+    constants: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and isinstance(node.value.value, str):
+                    constants[target.id] = node.value.value
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            constants[node.target.id] = node.value.value
+    return constants
+
+
+def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: RepositoryContext) -> list[Finding]:
+    findings: list[Finding] = []
+    constants: dict[str, str] | None = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = (
+            func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        )
+        if called != "InferenceRequest":
+            continue
+        value = next((k.value for k in node.keywords if k.arg == "model_name"), None)
+        if value is None and node.args:
+            value = node.args[0]
+        target: str | None = None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            target = value.value
+        elif isinstance(value, ast.Name):
+            if constants is None:
+                constants = _module_strings(tree)
+            target = constants.get(value.id)
+        if target is None:
+            continue  # computed at run time: nothing to check offline
+        if target == model.name:
+            findings.append(
+                model.finding(
+                    "warning",
+                    "python.bls-self",
+                    f"the BLS request calls this model itself ({target!r}); that recurses until it times out",
+                    file=file,
+                    line=node.lineno,
+                )
+            )
+        elif target not in repo.models:
+            close = difflib.get_close_matches(target, list(repo.models), n=1)
+            findings.append(
+                model.finding(
+                    "error",
+                    "python.bls-unknown-model",
+                    f"BLS InferenceRequest calls model {target!r}, which is not in the repository",
+                    file=file,
+                    line=node.lineno,
+                    hint=f"did you mean {close[0]!r}?" if close else f"add {target!r} to the repository",
+                )
+            )
+    return findings

@@ -1,0 +1,99 @@
+"""PyTorch (libtorch) naming rules: inputs `NAME__INDEX` or forward-argument names, outputs `NAME__INDEX`.
+
+The libtorch backend maps config tensors to TorchScript arguments by the index in `NAME__INDEX`,
+or by forward-argument name; mixing the two falls back to config order, which is easy to get wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tritonkit.findings import Finding
+    from tritonkit.validate import ModelContext, RepositoryContext
+
+_INDEXED = re.compile(r"^(.+)__(\d+)$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_pytorch(model: ModelContext) -> bool:
+    return model.platform == "pytorch_libtorch" or (model.backend == "pytorch" and not model.platform)
+
+
+def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
+    if not is_pytorch(model):
+        return []
+    config = model.config
+    findings: list[Finding] = []
+    for kind, tensors in (("input", config.input), ("output", config.output)):
+        indexed: dict[int, str] = {}
+        plain: list[str] = []
+        for position, tensor in enumerate(tensors):
+            name = str(tensor.name)
+            if not name:
+                continue  # io.missing-name says so
+            path = f"{kind}[{position}]"
+            match = _INDEXED.match(name)
+            if match:
+                number = int(match.group(2))
+                if number in indexed:
+                    findings.append(
+                        model.finding(
+                            "error",
+                            "pytorch.duplicate-index",
+                            f"{kind}s {indexed[number]!r} and {name!r} both claim index {number}",
+                            f"{path}.name",
+                            path,
+                            hint=f"number the {kind}s {kind.upper()}__0, {kind.upper()}__1, ... once each",
+                        )
+                    )
+                elif number >= len(tensors):
+                    findings.append(
+                        model.finding(
+                            "warning",
+                            "pytorch.index-range",
+                            f"{kind} {name!r} has index {number} but the model has {len(tensors)} {kind}(s)",
+                            f"{path}.name",
+                            path,
+                            hint=f"indexes count from 0 in the order of the TorchScript {kind}s",
+                        )
+                    )
+                indexed.setdefault(number, name)
+            elif kind == "input" and _IDENTIFIER.match(name):
+                plain.append(name)
+            elif kind == "output":
+                findings.append(
+                    model.finding(
+                        "warning",
+                        "pytorch.output-name",
+                        f"output {name!r} does not follow the NAME__INDEX convention; libtorch then maps "
+                        "outputs by their order in the config",
+                        f"{path}.name",
+                        path,
+                        hint=f"name it OUTPUT__{position}",
+                    )
+                )
+            else:
+                findings.append(
+                    model.finding(
+                        "error",
+                        "pytorch.input-name",
+                        f"input {name!r} is neither NAME__INDEX nor a forward() argument name",
+                        f"{path}.name",
+                        path,
+                        hint=f"name it INPUT__{position} or after the forward() argument it feeds",
+                    )
+                )
+        if kind == "input" and indexed and plain:
+            findings.append(
+                model.finding(
+                    "warning",
+                    "pytorch.mixed-input-names",
+                    f"inputs mix NAME__INDEX names ({', '.join(sorted(indexed.values()))}) with "
+                    f"argument names ({', '.join(plain)}); libtorch then falls back to config order",
+                    "input",
+                    hint="use one convention for all inputs",
+                )
+            )
+    return findings

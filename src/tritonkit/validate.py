@@ -1,0 +1,310 @@
+"""Offline validation of a model repository: layout, schema and the server's semantic rules.
+
+`validate_repository` scans the repository once, parses each `config.pbtxt` with the official
+schema, and runs the rule families of `tritonkit.rules` over every model (ensemble rules see the
+whole repository). It returns a `ValidationReport` of findings; only the CLI prints.
+
+Speed matters (CI runs this on every push): the per-model work is one `scandir`, one read, one
+parse and a few attribute reads. Line numbers for findings are located only in files that have
+findings, and nothing heavy (jinja, torch, HTTP clients) is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tritonkit.errors import RepositoryError
+from tritonkit.findings import Finding, Severity
+from tritonkit.repository import CONFIG_FILE, is_version_name
+
+
+@dataclass
+class ModelContext:
+    """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
+
+    name: str  # the folder name (what Triton calls the model)
+    path: Path
+    config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
+    has_config: bool = False
+    text: str | None = None
+    config: Any = None  # inference.ModelConfig, None when absent or unparsable
+    versions: dict[int, Path] = field(default_factory=dict)
+    version_names: dict[int, list[str]] = field(default_factory=dict)  # "01" and "1" both -> 1
+    other_dirs: list[str] = field(default_factory=list)
+    broken_links: list[str] = field(default_factory=list)
+    _positions: dict[str, int] | None = None
+
+    def line(self, *paths: str) -> int | None:
+        """The line of the first located field path; positions are computed on first use only."""
+        if self.text is None or not paths:
+            return None
+        if self._positions is None:
+            from tritonkit.schema import locate_fields
+
+            self._positions = locate_fields(self.text)
+        for path in paths:
+            line = self._positions.get(path)
+            if line is not None:
+                return line
+        return None
+
+    def finding(
+        self,
+        severity: Severity,
+        rule: str,
+        message: str,
+        *paths: str,
+        hint: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> Finding:
+        """A finding about this model, pointed at the line of the first of `paths` found in the config."""
+        if file is None:
+            file = self.config_file if self.has_config else _display(self.path)
+            if line is None and self.has_config:
+                line = self.line(*paths)
+        return Finding(severity, rule, message, model=self.name, file=file, line=line, hint=hint)
+
+    @property
+    def platform(self) -> str:
+        return str(self.config.platform) if self.config is not None else ""
+
+    @property
+    def backend(self) -> str:
+        return str(self.config.backend) if self.config is not None else ""
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.platform == "ensemble"
+
+
+@dataclass
+class RepositoryContext:
+    """Every model of the repository by folder name: what cross-model rules (ensembles, BLS) need."""
+
+    path: Path
+    models: dict[str, ModelContext]
+    artifacts: bool = True
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating a repository: its models and every finding."""
+
+    repository: str
+    models: list[str]
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings and info do not fail validation)."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"ok", "models", "findings": [...]}`: the JSON shape of `validate --format json`."""
+        return {"ok": self.ok, "models": list(self.models), "findings": [f.to_dict() for f in self.findings]}
+
+
+def _display(path: Path) -> str:
+    return str(path)
+
+
+def _shown_root(root: Path) -> Path:
+    """The repository as findings name it: relative to the working folder when it lies inside it."""
+    if not root.is_absolute():
+        return root
+    try:
+        return root.relative_to(Path.cwd())
+    except (ValueError, OSError):
+        return root
+
+
+def scan_model(path: Path, name: str) -> ModelContext:
+    """One `scandir` of a model folder: config presence, version folders, other folders, broken links."""
+    config_path = path / CONFIG_FILE
+    model = ModelContext(name=name, path=path, config_file=str(config_path))
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return model
+    for entry in entries:
+        entry_name = entry.name
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError:
+            model.broken_links.append(entry_name)
+            continue
+        if entry_name == CONFIG_FILE:
+            if is_file:
+                model.has_config = True
+            elif not is_dir and entry.is_symlink():
+                model.broken_links.append(entry_name)
+            continue
+        if not is_dir:
+            if entry.is_symlink():  # a dangling or looping link: is_dir/is_file are both False
+                model.broken_links.append(entry_name)
+            continue
+        if is_version_name(entry_name):
+            number = int(entry_name)
+            model.version_names.setdefault(number, []).append(entry_name)
+            # "1" wins over "01" when both exist (that clash is a finding of its own)
+            if number not in model.versions or entry_name == str(number):
+                model.versions[number] = Path(entry.path)
+        elif not entry_name.startswith("."):
+            model.other_dirs.append(entry_name)
+    return model
+
+
+def load_config(model: ModelContext) -> list[Finding]:
+    """Read and parse the model's config.pbtxt; findings for unreadable, binary or unparsable files."""
+    from tritonkit.schema import parse_config_safely
+
+    try:
+        data = Path(model.config_file).read_bytes()
+    except OSError as exc:
+        return [model.finding("error", "schema.unreadable", f"cannot read {CONFIG_FILE}: {exc.strerror}")]
+    if b"\x00" in data:
+        return [
+            model.finding(
+                "error",
+                "schema.binary",
+                f"{CONFIG_FILE} is a binary file, not protobuf text",
+                hint="config.pbtxt must be protobuf text (name: ..., input [ ... ]); is it a binary .pb?",
+            )
+        ]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return [
+            model.finding(
+                "error",
+                "schema.not-utf8",
+                f"{CONFIG_FILE} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                line=line,
+                hint="save the file as UTF-8",
+            )
+        ]
+    model.text = text
+    config, problem = parse_config_safely(text)
+    if problem is not None:
+        rule = "schema.parse-error"
+        if "has no field named" in problem.message:
+            rule = "schema.unknown-field"
+        elif "has no value named" in problem.message or "Unknown enum" in problem.message:
+            rule = "schema.unknown-value"
+        return [
+            Finding(
+                "error",
+                rule,
+                problem.message,
+                model=model.name,
+                file=model.config_file,
+                line=problem.line,
+                column=problem.column,
+                hint=problem.hint,
+            )
+        ]
+    model.config = config
+    return []
+
+
+def _artifact_checker() -> Any | None:
+    """`tritonkit.artifacts.check_model_artifacts` when that module exists (the export area's)."""
+    try:
+        from tritonkit.artifacts import check_model_artifacts  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return check_model_artifacts
+
+
+def validate_repository(repository: Path | str, *, artifacts: bool = True) -> ValidationReport:
+    """Validate every model of `repository` offline; raises RepositoryError if it cannot be read.
+
+    With `artifacts=False`, model files are not looked at (only configs and layout), for CI that has
+    no model files.
+    """
+    from tritonkit import rules
+
+    root = _shown_root(Path(repository))
+    if not root.exists():
+        raise RepositoryError(
+            f"repository {root} does not exist", hint="give the repository folder, or run `tritonkit init`"
+        )
+    if not root.is_dir():
+        raise RepositoryError(f"repository {root} is not a folder", hint="give the model repository folder")
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise RepositoryError(f"cannot read repository {root}: {exc.strerror}") from exc
+
+    findings: list[Finding] = []
+    models: dict[str, ModelContext] = {}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            if entry.is_symlink():
+                findings.append(
+                    Finding(
+                        "error",
+                        "layout.broken-link",
+                        f"{entry.name} is a symbolic link that points nowhere (or to itself)",
+                        model=entry.name,
+                        file=str(Path(entry.path)),
+                        hint="remove the link or point it at a model folder",
+                    )
+                )
+            continue
+        model = scan_model(Path(entry.path), entry.name)
+        models[entry.name] = model
+        if model.has_config:
+            findings.extend(load_config(model))
+
+    context = RepositoryContext(path=root, models=models, artifacts=artifacts)
+    checker = _artifact_checker() if artifacts else None
+    for model in models.values():
+        findings.extend(rules.check_model(model, context))
+        if checker is not None and model.config is not None:
+            findings.extend(_run_artifact_checks(checker, model))
+    findings.extend(rules.check_repository(context))
+    findings.sort(key=_order)
+    return ValidationReport(repository=str(root), models=sorted(models), findings=findings)
+
+
+def _run_artifact_checks(checker: Any, model: ModelContext) -> Iterable[Finding]:
+    try:
+        return list(checker(model.config, model.path, dict(model.versions), model.config_file))
+    except Exception as exc:  # a bug there must not hide the other findings
+        return [
+            model.finding(
+                "warning",
+                "artifacts.check-failed",
+                f"the artifact check crashed: {type(exc).__name__}: {exc}",
+                hint="validate with --no-artifacts to skip it, and report this bug",
+            )
+        ]
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _order(f: Finding) -> tuple[str, str, int, int, str]:
+    return (f.model or "", f.file or "", f.line or 0, _SEVERITY_ORDER.get(f.severity, 3), f.rule)
