@@ -76,7 +76,8 @@ class TritonPythonModel:
     def execute(self, requests):
         out = []
         for r in requests:
-            xs = [torch.from_numpy(pb_utils.get_input_tensor_by_name(r, n).as_numpy().copy()) for n in self.inputs]
+            xs = [torch.from_numpy(pb_utils.get_input_tensor_by_name(r, n).as_numpy().copy())
+                  for n in self.inputs]
             with torch.no_grad():
                 ys = self.model(*xs)
             if isinstance(ys, torch.Tensor):

@@ -16,7 +16,7 @@ from tritonkit.dtypes import BY_WIRE
 from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
+    from numpy.typing import NDArray
 
 PROTOCOLS = ("http", "grpc")
 DEFAULT_PORTS = {"http": 8000, "grpc": 8001}
@@ -253,9 +253,35 @@ class Client:
         self._models[key] = info
         return info
 
+    # -- model control (explicit model-control mode) ------------------------------------------------
+    def model_ready(self, model: str) -> bool:
+        """True when `model` is loaded and ready."""
+        return bool(self._call(f"model {model!r}", self._connection().is_model_ready, model, model=model))
+
+    def load_model(self, model: str, config_json: str | None = None) -> None:
+        """(Re)load `model`, from its config on disk or from `config_json` overriding it. Clears the cache."""
+        for key in [k for k in self._models if k[0] == model]:
+            del self._models[key]
+        try:
+            self._connection().load_model(model, config=config_json)
+        except Exception as exc:
+            error = self._translate(exc, f"loading model {model!r}", None)
+            if isinstance(error, InferenceError) and "polling is enabled" in error.message:
+                raise ServerNotReadyError(
+                    f"the server at {self.url} does not allow loading models (it polls its repository)",
+                    hint="start it in explicit model-control mode: "
+                    "`tritonkit serve --local --detach --model-control-mode explicit`",
+                ) from exc
+            raise error from exc
+
+    def unload_model(self, model: str) -> None:
+        for key in [k for k in self._models if k[0] == model]:
+            del self._models[key]
+        self._call(f"unloading model {model!r}", self._connection().unload_model, model)
+
     # -- inference -------------------------------------------------------------------------------
-    def prepare(self, model: str, inputs: Any, version: str = "") -> tuple[dict[str, np.ndarray], bool]:
-        """Check and convert `inputs` for `model`; returns the arrays to send and whether a batch dim was added."""
+    def prepare(self, model: str, inputs: Any, version: str = "") -> tuple[dict[str, NDArray[Any]], bool]:
+        """Check and convert `inputs` for `model`: the arrays to send, and whether a batch dim was added."""
         info = self.model_info(model, version)
         return coerce_inputs(info, inputs)
 
@@ -266,7 +292,7 @@ class Client:
         *,
         outputs: list[str] | None = None,
         version: str = "",
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, NDArray[Any]]:
         """Run `model` on `inputs` (a dict name -> array-like, or one array for a one-input model).
 
         Outputs come back by name as numpy arrays of the right shape. When every input was given
@@ -276,7 +302,7 @@ class Client:
         arrays, added = coerce_inputs(info, inputs)
         wanted = self._check_outputs(info, outputs)
         result = self._send(info, arrays, wanted, version)
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, NDArray[Any]] = {}
         for tensor in info.outputs:
             if wanted is not None and tensor.name not in wanted:
                 continue
@@ -301,13 +327,13 @@ class Client:
         return list(outputs)
 
     def _send(
-        self, info: ModelInfo, arrays: dict[str, np.ndarray], wanted: list[str] | None, version: str
+        self, info: ModelInfo, arrays: dict[str, NDArray[Any]], wanted: list[str] | None, version: str
     ) -> Any:
         conn = self._connection()
         if self.protocol == "grpc":
             import tritonclient.grpc as tc
         else:
-            import tritonclient.http as tc  # type: ignore[no-redef]
+            import tritonclient.http as tc
         wire = {t.name: t.wire_type for t in info.inputs}
         infer_inputs = []
         for name, array in arrays.items():
@@ -384,7 +410,7 @@ def _model_info(model: str, meta: dict[str, Any], config: dict[str, Any]) -> Mod
     )
 
 
-def _to_wire(value: Any, tensor: TensorInfo) -> np.ndarray:
+def _to_wire(value: Any, tensor: TensorInfo) -> NDArray[Any]:
     """Convert one input to the numpy type its wire type needs (BYTES as object, BF16 via ml_dtypes)."""
     import numpy as np
 
@@ -414,7 +440,7 @@ def _to_wire(value: Any, tensor: TensorInfo) -> np.ndarray:
     return array.astype(target)
 
 
-def _from_wire(value: np.ndarray, wire_type: str) -> np.ndarray:
+def _from_wire(value: NDArray[Any], wire_type: str) -> NDArray[Any]:
     import numpy as np
 
     if wire_type == "BF16":
@@ -422,7 +448,7 @@ def _from_wire(value: np.ndarray, wire_type: str) -> np.ndarray:
     return value
 
 
-def coerce_inputs(info: ModelInfo, inputs: Any) -> tuple[dict[str, np.ndarray], bool]:
+def coerce_inputs(info: ModelInfo, inputs: Any) -> tuple[dict[str, NDArray[Any]], bool]:
     """Check names, types and shapes of `inputs` against `info`; add the batch dim where it is missing.
 
     Returns the arrays to send (by input name) and True when the batch dim was added to all of them.
@@ -465,7 +491,9 @@ def coerce_inputs(info: ModelInfo, inputs: Any) -> tuple[dict[str, np.ndarray], 
     for name, array in arrays.items():
         tensor = known[name]
         expected = ([-1] if info.batched else []) + list(tensor.dims)
-        ok = array.ndim == len(expected) and all(e == -1 or e == s for e, s in zip(expected, array.shape))
+        ok = array.ndim == len(expected) and all(
+            e == -1 or e == s for e, s in zip(expected, array.shape, strict=False)
+        )
         if not ok:
             shown = [("batch" if info.batched and i == 0 else d) for i, d in enumerate(expected)]
             hint = (
@@ -485,7 +513,7 @@ def coerce_inputs(info: ModelInfo, inputs: Any) -> tuple[dict[str, np.ndarray], 
         raise UsageError(f"inputs of model {info.name!r} have different batch sizes {sorted(batch_sizes)}")
     if batch_sizes and max(batch_sizes) > info.max_batch_size:
         raise UsageError(
-            f"batch size {max(batch_sizes)} is above model {info.name!r}'s max_batch_size {info.max_batch_size}",
+            f"batch size {max(batch_sizes)} is above max_batch_size {info.max_batch_size} of {info.name!r}",
             hint="split the batch or raise max_batch_size in config.pbtxt",
         )
     return arrays, added

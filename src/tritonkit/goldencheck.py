@@ -29,14 +29,14 @@ class GoldenResult:
 
 
 def models_to_test(repository: Path, names: list[str]) -> list[tuple[str, Path | None]]:
-    """(model, folder) pairs: the named ones (folder None if absent), else every model with a golden sample."""
+    """(model, folder) pairs: the named models (folder None if absent), else every model found."""
     if names:
         return [(n, (repository / n) if (repository / n).is_dir() else None) for n in names]
     if not repository.is_dir():
         raise RepositoryError(
             f"repository {str(repository)!r} not found", hint="pass --repo DIR or name the models to test"
         )
-    found = [
+    found: list[tuple[str, Path | None]] = [
         (d.name, d) for d in sorted(repository.iterdir()) if d.is_dir() and (d / "config.pbtxt").is_file()
     ]
     if not found:
@@ -76,7 +76,8 @@ def check_model(client: Client, model: str, model_dir: Path | None) -> GoldenRes
             continue
         if expected_arr.dtype == object or actual.dtype == object:
             same = [
-                _as_bytes(a) == _as_bytes(b) for a, b in zip(actual.reshape(-1), expected_arr.reshape(-1))
+                _as_bytes(a) == _as_bytes(b)
+                for a, b in zip(actual.reshape(-1), expected_arr.reshape(-1), strict=True)
             ]
             if not all(same):
                 problems.append(f"output {name}: {same.count(False)} of {len(same)} values differ")

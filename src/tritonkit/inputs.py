@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tritonkit.errors import UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
+    from numpy.typing import NDArray
 
     from tritonkit.client import ModelInfo
 
@@ -39,7 +39,7 @@ def parse_input_arg(text: str) -> InputArg:
 
 
 def load_value(text: str, what: str) -> Any:
-    """`@file.npy` / `@file.json` / `@file.txt` -> array; anything else is JSON (or a plain word = a string)."""
+    """`@file.npy` / `@file.npz` / `@file.json` -> value; else JSON (a plain word is a string)."""
     import numpy as np
 
     stripped = text.strip()
@@ -61,7 +61,7 @@ def load_value(text: str, what: str) -> Any:
     try:
         return json.loads(stripped)
     except ValueError:
-        if stripped and not stripped[0] in "[{0123456789-.":
+        if stripped and stripped[0] not in "[{0123456789-.":
             return stripped  # a bare word, for BYTES inputs: --input text=hello
         raise UsageError(
             f"{what}: {text!r} is not valid JSON",
@@ -91,12 +91,12 @@ def bind_inputs(args: list[InputArg], info: ModelInfo) -> dict[str, Any]:
     return values
 
 
-def random_inputs(info: ModelInfo, *, batch_size: int = 1, seed: int | None = 0) -> dict[str, np.ndarray]:
+def random_inputs(info: ModelInfo, *, batch_size: int = 1, seed: int | None = 0) -> dict[str, NDArray[Any]]:
     """Random data for every input: variable dims become 1, the batch dim `batch_size` when batching."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    values: dict[str, np.ndarray] = {}
+    values: dict[str, NDArray[Any]] = {}
     for tensor in info.inputs:
         shape = [d if d > 0 else 1 for d in tensor.dims]
         if info.batched:

@@ -12,7 +12,7 @@ from tritonkit.cli._app import RepoOption, app, echo
 from tritonkit.errors import FindingsError, UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
+    from numpy.typing import NDArray
 
 UrlOption = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
@@ -33,7 +33,7 @@ def _protocol(value: str) -> str:
     return protocol
 
 
-def _format_array(value: np.ndarray, limit: int = 12) -> str:
+def _format_array(value: NDArray[Any], limit: int = 12) -> str:
     import numpy as np
 
     flat = value.reshape(-1)
@@ -45,7 +45,7 @@ def _format_array(value: np.ndarray, limit: int = 12) -> str:
         return np.array2string(value, separator=", ").replace("\n", " ")
 
 
-def _jsonable(value: np.ndarray) -> Any:
+def _jsonable(value: NDArray[Any]) -> Any:
     if value.dtype == object:
         return (
             [(v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for v in value.reshape(-1)]
@@ -63,7 +63,7 @@ def infer(
         typer.Option(
             "--input",
             "-i",
-            help="NAME=@file.npy, NAME='[[1,2,3]]' (JSON), or a bare value for a one-input model. Repeatable.",
+            help="NAME=@file.npy, NAME='[[1,2,3]]' (JSON), or a bare value for a one-input model (repeat).",
         ),
     ] = None,
     random: Annotated[
@@ -179,3 +179,131 @@ def test_models(
             f"{len(failed)} model(s) failed: " + ", ".join(r.model for r in failed),
             hint="re-export the model (tritonkit export) if the change is intended",
         )
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise UsageError(f"{what}: {text!r} is not a list of integers", hint="write e.g. 1,2,4") from None
+    if not values:
+        raise UsageError(f"{what}: give at least one value")
+    return values
+
+
+def _on_off_list(text: str) -> list[bool]:
+    table = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
+    values = []
+    for item in text.replace(" ", "").lower().split(","):
+        if item not in table:
+            raise UsageError(f"--batching: {item!r} is not on/off", hint="write e.g. --batching off,on")
+        values.append(table[item])
+    return values
+
+
+@app.command()
+def bench(
+    model: Annotated[str, typer.Argument(help="Model name on the server.")],
+    concurrency: Annotated[
+        str, typer.Option("--concurrency", "-c", help="Concurrency levels, e.g. 1,2,4.")
+    ] = "1,2,4",
+    batch_size: Annotated[str, typer.Option("--batch-size", "-b", help="Batch sizes, e.g. 1,4.")] = "1",
+    duration: Annotated[float, typer.Option("--duration", help="Seconds measured per point.")] = 2.0,
+    warmup: Annotated[
+        float, typer.Option("--warmup", help="Warm-up seconds before each point (built-in).")
+    ] = 0.3,
+    requests: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--requests", help="At most this many requests per point (built-in engine)."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto (perf_analyzer if set up), builtin, perf_analyzer.")
+    ] = "auto",
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", help="Try config variants (needs a server in explicit model-control mode)."),
+    ] = False,
+    instances: Annotated[str, typer.Option("--instances", help="Instance counts for --sweep.")] = "1,2",
+    batching: Annotated[
+        str, typer.Option("--batching", help="Dynamic batching settings for --sweep.")
+    ] = "off,on",
+    queue_delay_us: Annotated[
+        int,
+        typer.Option("--queue-delay-us", help="max_queue_delay_microseconds when --sweep turns batching on."),
+    ] = 100,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the best variant to config.pbtxt and tritonkit.yaml.")
+    ] = False,
+    repo: RepoOption = None,
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV.")] = None,  # noqa: UP045
+    json_path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--json", help="Write the results as JSON ('-' for stdout)."),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--plot", help="Save a PNG of throughput and p99 against concurrency (needs matplotlib)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    url: UrlOption = None,
+    protocol: ProtocolOption = "http",
+) -> None:
+    """Measure throughput and p50/p90/p99 latency; --sweep tries instance counts x dynamic batching."""
+    import sys
+
+    from tritonkit.bench import BenchOptions, format_table, run_bench, run_sweep, save_plot
+    from tritonkit.project import resolve_repository
+
+    if apply and not sweep:
+        raise UsageError("--apply needs --sweep")
+    options = BenchOptions(
+        concurrency=_int_list(concurrency, "--concurrency"),
+        batch_sizes=_int_list(batch_size, "--batch-size"),
+        duration_s=duration,
+        warmup_s=max(warmup, 0.0),
+        max_requests=requests,
+        engine=engine,
+    )
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if quiet:
+            return
+        line = f"[{done}/{total}] {what}"
+        if tty:
+            typer.echo("\r\033[K" + line, err=True, nl=False)
+        elif done > 0 or total == 0:
+            echo(line, err=True)
+
+    if sweep:
+        result = run_sweep(
+            url, model, options, protocol=_protocol(protocol),
+            instances=_int_list(instances, "--instances"), batching=_on_off_list(batching),
+            queue_delay_us=queue_delay_us, repository=resolve_repository(repo) if apply else None,
+            apply=apply, progress=progress,
+        )  # fmt: skip
+    else:
+        result = run_bench(url, model, options, protocol=_protocol(protocol), progress=progress)
+    if tty and not quiet:
+        typer.echo("\r\033[K", err=True, nl=False)
+    if json_path is not None and str(json_path) == "-":
+        echo(json.dumps(result.to_dict()))
+        return
+    echo(f"{model} at {result.url} ({result.protocol}, engine: {result.engine})")
+    echo(format_table(result))
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path.write_text(result.to_csv(), encoding="utf-8")
+        echo(f"wrote {csv_path}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        echo(f"wrote {json_path}")
+    if plot is not None:
+        echo(f"wrote {save_plot(result, plot)}")
+    for path in result.applied:
+        echo(f"applied the best variant to {path}")
+    if sweep and not apply:
+        echo("nothing was written; the original config is loaded again (use --apply to keep the best)")

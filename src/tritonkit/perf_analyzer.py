@@ -1,0 +1,114 @@
+"""NVIDIA perf_analyzer as a measurement engine, when a working binary is found.
+
+Looked up, in order: $TRITONKIT_PERF_ANALYZER, `<venv>/perf_analyzer/perf_analyzer` (what
+scripts/get-perf-analyzer.sh sets up), `perf_analyzer` on PATH. A binary that does not start (the
+PyPI placeholder, a glibc too old) counts as absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tritonkit.errors import EngineUnavailableError, InferenceError
+from tritonkit.loadgen import Measurement
+
+
+def _candidates() -> list[Path]:
+    found: list[Path] = []
+    env = os.environ.get("TRITONKIT_PERF_ANALYZER")
+    if env:
+        found.append(Path(env))
+    found.append(Path(sys.prefix) / "perf_analyzer" / "perf_analyzer")
+    on_path = shutil.which("perf_analyzer")
+    if on_path:
+        found.append(Path(on_path))
+    return found
+
+
+@functools.cache
+def find_perf_analyzer() -> Path | None:
+    """A perf_analyzer that runs here, or None."""
+    for path in _candidates():
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            continue
+        try:
+            proc = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if "concurrency-range" in proc.stdout + proc.stderr:
+            return path
+    return None
+
+
+def measure_with_perf_analyzer(
+    url: str,
+    protocol: str,
+    model: str,
+    *,
+    concurrency: int,
+    batch_size: int,
+    duration_s: float,
+    shapes: dict[str, list[int]] | None = None,
+) -> Measurement:
+    """One (batch, concurrency) point measured by perf_analyzer (it makes its own random inputs)."""
+    binary = find_perf_analyzer()
+    if binary is None:
+        raise EngineUnavailableError(
+            "perf_analyzer is not available", hint="run scripts/get-perf-analyzer.sh, or use --engine builtin"
+        )
+    with tempfile.TemporaryDirectory(prefix="tritonkit-pa-") as tmp:
+        report = Path(tmp) / "report.csv"
+        cmd = [
+            str(binary),
+            "-m", model,
+            "-u", url,
+            "-i", protocol,
+            "-b", str(batch_size),
+            "--concurrency-range", f"{concurrency}:{concurrency}",
+            "--measurement-interval", str(max(int(duration_s * 1000), 200)),
+            "--max-trials", "3",
+            "--stability-percentage", "100",
+            "-f", str(report),
+        ]  # fmt: skip
+        for name, dims in (shapes or {}).items():
+            cmd += ["--shape", f"{name}:{','.join(str(d) for d in dims)}"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60 + duration_s * 10, cwd=tmp)
+        except subprocess.TimeoutExpired as exc:
+            raise InferenceError(f"perf_analyzer did not finish measuring {model!r}") from exc
+        if proc.returncode != 0 or not report.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise InferenceError(f"perf_analyzer failed on {model!r}: {' | '.join(tail)}")
+        return parse_report(report.read_text(), batch_size=batch_size, concurrency=concurrency)
+
+
+def parse_report(text: str, *, batch_size: int, concurrency: int) -> Measurement:
+    """perf_analyzer's -f CSV (latencies in µs) -> Measurement."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows:
+        raise InferenceError("perf_analyzer wrote an empty report")
+    row = rows[-1]
+
+    def ms(key: str) -> float:
+        return float(row.get(key, "nan") or "nan") / 1000.0
+
+    qps = float(row["Inferences/Second"])
+    return Measurement(
+        batch_size=batch_size,
+        concurrency=int(row.get("Concurrency", concurrency) or concurrency),
+        requests=0,
+        seconds=0.0,
+        infer_per_s=qps,
+        p50_ms=ms("p50 latency"),
+        p90_ms=ms("p90 latency"),
+        p99_ms=ms("p99 latency"),
+        engine="perf_analyzer",
+    )
