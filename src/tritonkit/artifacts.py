@@ -75,6 +75,13 @@ class _Context:
         return [None]
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _kind(config: Any) -> str | None:
     if config.platform in _TORCH or config.backend in _TORCH:
         return "torchscript"
@@ -108,7 +115,7 @@ def check_model_artifacts(
     if not present:
         return []  # a missing model file is the layout rules' finding
     module = "torch" if kind == "torchscript" else "onnxruntime"
-    if importlib.util.find_spec(module) is None:
+    if not _installed(module):
         return [
             Finding(
                 "info",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -86,11 +88,22 @@ def save_torchscript(model: Any, example: tuple[Any, ...], method: str, path: Pa
     import torch
 
     compiled = trace(model, example) if method == "trace" else script(model)
-    try:
-        torch.jit.save(compiled, str(path))
-    except (OSError, RuntimeError) as exc:
-        raise _write_error(path, exc) from exc
+    # Serialize in memory, then write with Python's I/O: torch.jit.save to a path aborts the whole
+    # process (a C++ terminate) when the disk fills up, instead of raising.
+    buffer = io.BytesIO()
+    torch.jit.save(compiled, buffer)
+    _write_bytes(path, buffer.getvalue())
     return compiled
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
 
 
 def save_onnx(
@@ -107,25 +120,20 @@ def save_onnx(
     import torch
 
     source = script(model) if method == "script" else model
+    buffer = io.BytesIO()  # in memory first, like TorchScript: a full disk must raise, not abort
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             torch.onnx.export(
                 source,
                 example,
-                str(path),
+                buffer,
                 input_names=input_names,
                 output_names=output_names,
                 dynamic_axes={n: {a: f"{n}_d{a}" for a in axes} for n, axes in dynamic_axes.items() if axes},
                 dynamo=False,
                 opset_version=17,
             )
-        except OSError as exc:
-            raise _write_error(path, exc) from exc
-        except RuntimeError as exc:
-            if "No space" in str(exc) or "write" in str(exc).lower():
-                raise _write_error(path, exc) from exc
-            raise ExportError(f"ONNX export failed: {_first_line(exc)}") from exc
         except Exception as exc:
             raise ExportError(f"ONNX export failed: {type(exc).__name__}: {_first_line(exc)}") from exc
     tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
@@ -134,3 +142,4 @@ def save_onnx(
             f"ONNX export traced a data-dependent branch: {_first_line(tracer[0].message)}",
             hint="the model has data-dependent control flow; " + _script_hint("trace"),
         )
+    _write_bytes(path, buffer.getvalue())

@@ -7,6 +7,7 @@ goes through `repository.staged_dir` or an atomic file write, and a failure rest
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,10 +84,11 @@ def _dynamic_axes(dynamic: DynamicDims, names: list[str], ranks: list[int]) -> l
         return [set(range(r)) for r in ranks]
     axes = [set() for _ in names]
     for key, values in dynamic.items():
-        if isinstance(key, int) or (isinstance(key, str) and key.isdigit() and key not in names):
-            index = int(key)
-        elif key in names:
+        positional = re.fullmatch(r"(?:INPUT__)?(\d+)", str(key))
+        if key in names:
             index = names.index(str(key))
+        elif isinstance(key, int) or positional:  # an index, or the INPUT__i name it would have had
+            index = int(key) if isinstance(key, int) else int(positional.group(1))  # type: ignore[union-attr]
         else:
             raise UsageError(f"--dynamic-dims names no input {key!r}", hint=f"inputs are {', '.join(names)}")
         if not 0 <= index < len(names):
