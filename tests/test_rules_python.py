@@ -1,0 +1,88 @@
+"""Python-backend rules: model.py present, TritonPythonModel.execute defined, BLS targets exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from validate_support import MODEL_PY, cfg, only, rules, validate, write_model
+
+BLS_CONSTANT = (
+    MODEL_PY
+    + """
+TARGET_MODEL = "{target}"
+
+
+class Caller:
+    def call(self, pb_utils):
+        return pb_utils.InferenceRequest(model_name=TARGET_MODEL, requested_output_names=["y"], inputs=[])
+"""
+)
+BLS_LITERAL = (
+    MODEL_PY
+    + """
+
+def call(pb_utils):
+    return pb_utils.InferenceRequest(model_name="{target}", inputs=[], requested_output_names=[])
+"""
+)
+
+BAD = [
+    ("python.syntax-error", "error", "class TritonPythonModel:\n    def execute(self, requests)\n"),
+    ("python.no-model-class", "error", "class Model:\n    def execute(self, requests):\n        return []\n"),
+    (
+        "python.no-execute",
+        "error",
+        "class TritonPythonModel:\n    def initialize(self, args):\n        pass\n",
+    ),
+    ("python.no-execute", "warning", "class TritonPythonModel(Base):\n    pass\n"),
+    ("python.bls-unknown-model", "error", BLS_CONSTANT.format(target="missing")),
+    ("python.bls-unknown-model", "error", BLS_LITERAL.format(target="missing")),
+    ("python.bls-self", "warning", BLS_LITERAL.format(target="m")),
+    ("python.syntax-error", "error", "x = 1\x00\n"),
+]
+GOOD = [
+    MODEL_PY,
+    "class TritonPythonModel:\n    async def execute(self, requests):\n        return []\n",
+    BLS_CONSTANT.format(target="other"),
+    BLS_LITERAL.format(target="other"),
+    MODEL_PY + "\ndef f(pb_utils, name):\n    return pb_utils.InferenceRequest(model_name=name, inputs=[])\n",
+]
+
+
+def repo_with(tmp_path: Path, source: str) -> Path:
+    repo = tmp_path / "repo"
+    write_model(repo, "m", cfg(), files={"1/model.py": source})
+    write_model(repo, "other", cfg("other"))
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "source"), BAD, ids=[f"{r}-{i}" for i, (r, *_) in enumerate(BAD)]
+)
+def test_python_rule_fails(tmp_path: Path, rule: str, severity: str, source: str) -> None:
+    report = validate(repo_with(tmp_path, source))
+    found = only(report, rule)
+    assert found and found[0].severity == severity, report.findings
+    assert found[0].file is not None and found[0].file.endswith("m/1/model.py")
+
+
+@pytest.mark.parametrize("source", GOOD)
+def test_python_rule_passes(tmp_path: Path, source: str) -> None:
+    assert validate(repo_with(tmp_path, source)).findings == []
+
+
+def test_bls_finding_points_at_the_call_line(tmp_path: Path) -> None:
+    [finding] = only(
+        validate(repo_with(tmp_path, BLS_LITERAL.format(target="nope"))), "python.bls-unknown-model"
+    )
+    assert finding.line == 10
+
+
+def test_missing_model_py_even_without_artifacts(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write_model(repo, "m", cfg(), files={"1/other.py": "x = 1\n"})
+    assert "python.missing-model-file" in rules(validate(repo, artifacts=False), "error")
+    write_model(repo, "m", cfg(extra='default_model_filename: "other.py"'), files={})
+    assert "python.no-model-class" in rules(validate(repo))  # it reads the named file instead
