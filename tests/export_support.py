@@ -92,8 +92,16 @@ def model_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
     return {
         "mlp": (MLP(), torch.randn(2, 16), {"max_batch_size": 8}),
         "conv": (ConvNet(), torch.randn(2, 3, 32, 32), {"max_batch_size": 4}),
-        "twoin": (TwoInDictOut(), {"features": torch.randn(3, 4), "bias": torch.randn(3, 3)}, {"max_batch_size": 4}),
-        "tokens": (TokenEmbedding(), torch.randint(0, 100, (2, 7)), {"max_batch_size": 4, "dynamic_dims": "all"}),
+        "twoin": (
+            TwoInDictOut(),
+            {"features": torch.randn(3, 4), "bias": torch.randn(3, 3)},
+            {"max_batch_size": 4},
+        ),
+        "tokens": (
+            TokenEmbedding(),
+            torch.randint(0, 100, (2, 7)),
+            {"max_batch_size": 4, "dynamic_dims": "all"},
+        ),
     }
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW, snapshot
-
 from tritonkit.cli import run
 from tritonkit.errors import ExportError, RepositoryError, UsageError
 from tritonkit.golden import load_golden
@@ -44,6 +44,7 @@ def _export(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 def test_mlp_torchscript_config_golden_and_spec_file(repo: Path) -> None:
     import torch
+
     from export_support import MLP
 
     model = MLP()
@@ -54,7 +55,11 @@ def test_mlp_torchscript_config_golden_and_spec_file(repo: Path) -> None:
     assert config.platform == "pytorch_libtorch" and config.max_batch_size == 8
     assert [(t.name, list(t.dims)) for t in config.input] == [("INPUT__0", [16])]
     assert [(t.name, list(t.dims)) for t in config.output] == [("OUTPUT__0", [4])]
-    assert [c.label for c in result.proof] == ["the example input (batch 2)", "batch size 3", "fresh random values"]
+    assert [c.label for c in result.proof] == [
+        "the example input (batch 2)",
+        "batch size 3",
+        "fresh random values",
+    ]
     assert result.max_abs_diff < 1e-5
     golden = load_golden(repo / "mlp")
     assert golden.inputs["INPUT__0"].shape == (2, 16)  # with the batch dim, as sent on the wire
@@ -69,6 +74,7 @@ def test_mlp_torchscript_config_golden_and_spec_file(repo: Path) -> None:
 def test_conv_net_onnx(repo: Path) -> None:
     import onnxruntime as ort
     import torch
+
     from export_support import ConvNet
 
     model = ConvNet()
@@ -87,6 +93,7 @@ def test_conv_net_onnx(repo: Path) -> None:
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_two_inputs_dict_output_named_after_args_and_keys(repo: Path, fmt: str) -> None:
     import torch
+
     from export_support import TwoInDictOut
 
     example = {"features": torch.randn(3, 4), "bias": torch.randn(3, 3)}
@@ -102,10 +109,13 @@ def test_two_inputs_dict_output_named_after_args_and_keys(repo: Path, fmt: str) 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_token_ids_int64_with_dynamic_length(repo: Path, fmt: str) -> None:
     import torch
+
     from export_support import TokenEmbedding
 
     ids = torch.randint(0, 100, (2, 7))
-    result = _export(TokenEmbedding(), ids, repo=repo, name="tok", format=fmt, max_batch_size=4, dynamic_dims="all")
+    result = _export(
+        TokenEmbedding(), ids, repo=repo, name="tok", format=fmt, max_batch_size=4, dynamic_dims="all"
+    )
     assert [(t.data_type, t.dims) for t in result.spec.inputs] == [("TYPE_INT64", [-1])]
     assert result.spec.outputs[0].dims == [8]
     assert "the second example" in [c.label for c in result.proof]
@@ -113,6 +123,7 @@ def test_token_ids_int64_with_dynamic_length(repo: Path, fmt: str) -> None:
 
 def test_second_example_marks_changing_dims_variable_without_batching(repo: Path) -> None:
     import torch
+
     from export_support import TokenEmbedding
 
     result = _export(
@@ -125,6 +136,7 @@ def test_second_example_marks_changing_dims_variable_without_batching(repo: Path
 
 def test_dynamic_dims_by_name_and_name_overrides(repo: Path) -> None:
     import torch
+
     from export_support import TokenEmbedding
 
     result = _export(
@@ -139,6 +151,7 @@ def test_dynamic_dims_by_name_and_name_overrides(repo: Path) -> None:
 
 def test_versions_next_version_and_force(repo: Path) -> None:
     import torch
+
     from export_support import MLP
 
     x = torch.randn(1, 16)
@@ -148,12 +161,21 @@ def test_versions_next_version_and_force(repo: Path) -> None:
         _export(MLP(), x, repo=repo, name="mlp", max_batch_size=4)
     assert "--next (version 2)" in (info.value.hint or "")
     assert snapshot(repo.parent) == before
-    assert _export(MLP(), x, repo=repo, name="mlp", max_batch_size=4, next=True).version_dir == repo / "mlp" / "2"
+    assert (
+        _export(MLP(), x, repo=repo, name="mlp", max_batch_size=4, next=True).version_dir
+        == repo / "mlp" / "2"
+    )
     assert _export(MLP(), x, repo=repo, name="mlp", max_batch_size=4, version=5).spec.version == 5
     old = (repo / "mlp" / "1" / "model.pt").read_bytes()
     result = _export(MLP(), x * 2, repo=repo, name="mlp", max_batch_size=4, version=1, force=True)
     assert result.replaced_version and (repo / "mlp" / "1" / "model.pt").is_file()
-    assert sorted(p.name for p in (repo / "mlp").iterdir()) == ["1", "2", "5", "config.pbtxt", "tritonkit_golden.npz"]
+    assert sorted(p.name for p in (repo / "mlp").iterdir()) == [
+        "1",
+        "2",
+        "5",
+        "config.pbtxt",
+        "tritonkit_golden.npz",
+    ]
     assert old  # the replaced file existed; the version folder was swapped in one rename
     with pytest.raises(UsageError, match="not both"):
         _export(MLP(), x, repo=repo, name="mlp", version=3, next=True)
@@ -161,6 +183,7 @@ def test_versions_next_version_and_force(repo: Path) -> None:
 
 def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo: Path) -> None:
     import torch
+
     from export_support import MLP, DataDependent
 
     _export(MLP(), torch.randn(1, 16), repo=repo, name="mlp")  # an existing model stays untouched
@@ -169,7 +192,7 @@ def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo
         with pytest.raises(ExportError) as info:
             _export(DataDependent(), torch.ones(3), repo=repo, name="flow", format=fmt)
         assert "--method script" in (info.value.hint or "")
-        with pytest.raises(ExportError, match="--method script|data-dependent"):
+        with pytest.raises(ExportError, match=r"--method script|data-dependent"):
             _export(DataDependent(), torch.ones(3), repo=repo, name="mlp", format=fmt, next=True)
     assert snapshot(repo.parent) == before
     result = _export(DataDependent(), torch.ones(3), repo=repo, name="flow", method="script")
@@ -180,10 +203,11 @@ def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo
 
 def test_complex_output_is_refused(repo: Path) -> None:
     import torch
+
     from export_support import ComplexOut
 
     before = snapshot(repo.parent)
-    with pytest.raises(ExportError, match="complex64.*no data type") as info:
+    with pytest.raises(ExportError, match=r"complex64.*no data type") as info:
         _export(ComplexOut(), torch.randn(8), repo=repo, name="fft")
     assert "view_as_real" in (info.value.hint or "")
     with pytest.raises(ExportError, match="no data type"):
@@ -193,10 +217,11 @@ def test_complex_output_is_refused(repo: Path) -> None:
 
 def test_model_raising_on_example_and_wrong_batch_layout(repo: Path) -> None:
     import torch
+
     from export_support import MLP, Raises
 
     before = snapshot(repo.parent)
-    with pytest.raises(ExportError, match="raised on the example input.*refuses every input"):
+    with pytest.raises(ExportError, match=r"raised on the example input.*refuses every input"):
         _export(Raises(), torch.randn(2), repo=repo, name="bad")
     with pytest.raises(ExportError, match="shapes cannot be multiplied"):
         _export(MLP(), torch.randn(2, 15), repo=repo, name="bad")
@@ -214,13 +239,16 @@ def test_model_raising_on_example_and_wrong_batch_layout(repo: Path) -> None:
 
 def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     return done.returncode == 0
 
 
 def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A real small filesystem (tmpfs of 256 KiB) that a 1 MB model cannot fit in."""
     import torch
+
     from export_support import MLP, Wide
 
     mount = tmp_path / "small"
@@ -235,7 +263,9 @@ def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.Ca
             assert "unchanged" in (info.value.hint or "")
             assert snapshot(mount) == before
         torch.save(Wide(), tmp_path / "wide.pt")
-        code = run(["export", str(tmp_path / "wide.pt"), "--name", "wide", "-e", "fp32:1,512", "--repo", str(repo)])
+        code = run(
+            ["export", str(tmp_path / "wide.pt"), "--name", "wide", "-e", "fp32:1,512", "--repo", str(repo)]
+        )
         assert code == 5 and "no space left" in capsys.readouterr().err
         assert snapshot(mount) == before
     finally:
@@ -275,7 +305,9 @@ def cli_repo(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("attr", ["MLP", "make_model", "instance"])
-def test_cli_exports_class_factory_or_instance(cli_repo: Path, attr: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exports_class_factory_or_instance(
+    cli_repo: Path, attr: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(["export", f"models.py:{attr}", "--name", "m", "-e", "fp32:2,16", "--max-batch-size", "8",
                 "--dynamic-batching", "--preferred-batch-size", "4", "--instances", "2"])  # fmt: skip
     out = capsys.readouterr().out
@@ -297,11 +329,14 @@ def test_cli_package_module_target_and_onnx(cli_repo: Path, capsys: pytest.Captu
 
 def test_cli_saved_module_and_example_inputs_file(cli_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
+
     from export_support import TwoInDictOut
 
     torch.save(TwoInDictOut(), "two.pt")
     torch.save({"features": torch.randn(2, 4), "bias": torch.randn(2, 3)}, "inputs.pt")
-    code = run(["export", "two.pt", "--name", "two", "--example-inputs", "inputs.pt", "--max-batch-size", "2"])
+    code = run(
+        ["export", "two.pt", "--name", "two", "--example-inputs", "inputs.pt", "--max-batch-size", "2"]
+    )
     assert code == 0, capsys.readouterr().err
     config = parse_config((cli_repo / "two" / "config.pbtxt").read_text())
     assert [t.name for t in config.input] == ["features", "bias"]
@@ -339,7 +374,11 @@ def test_cli_int_and_bool_example_inputs(cli_repo: Path, capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["export", "broken.py:M", "-n", "m", "-e", "fp32:1"], 5, "cannot import broken.py: ZeroDivisionError"),
+        (
+            ["export", "broken.py:M", "-n", "m", "-e", "fp32:1"],
+            5,
+            "cannot import broken.py: ZeroDivisionError",
+        ),
         (["export", "syntax.py:M", "-n", "m", "-e", "fp32:1"], 5, "cannot import syntax.py: SyntaxError"),
         (["export", "nosuchpkg.mod:M", "-n", "m", "-e", "fp32:1"], 5, "no module named 'nosuchpkg'"),
         (["export", "missing.py:M", "-n", "m", "-e", "fp32:1"], 2, "no such file"),
@@ -350,7 +389,11 @@ def test_cli_int_and_bool_example_inputs(cli_repo: Path, capsys: pytest.CaptureF
         (["export", "models.py:MLP", "-n", "m", "-e", "cplx:1,16"], 2, "unknown data type"),
         (["export", "models.py:MLP", "-n", "m", "-e", "fp32:1,16", "--format", "tf"], 2, "unknown format"),
         (["export", "models.py:MLP", "-n", "../x", "-e", "fp32:1,16"], 2, "invalid model name"),
-        (["export", "models.py:MLP", "-n", "m", "-e", "fp32:1,16", "--dynamic-dims", "x"], 2, "bad --dynamic-dims"),
+        (
+            ["export", "models.py:MLP", "-n", "m", "-e", "fp32:1,16", "--dynamic-dims", "x"],
+            2,
+            "bad --dynamic-dims",
+        ),
     ],
 )
 def test_cli_failures_exit_codes_and_no_changes(
@@ -358,11 +401,15 @@ def test_cli_failures_exit_codes_and_no_changes(
 ) -> None:
     Path("broken.py").write_text("import torch\nx = 1 / 0\n")
     Path("syntax.py").write_text("def f(:\n")
-    before = snapshot(cli_repo.parent / "model_repository") | {"yaml": (cli_repo.parent / "tritonkit.yaml").read_text()}
+    before = snapshot(cli_repo.parent / "model_repository") | {
+        "yaml": (cli_repo.parent / "tritonkit.yaml").read_text()
+    }
     assert run(argv) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-    after = snapshot(cli_repo.parent / "model_repository") | {"yaml": (cli_repo.parent / "tritonkit.yaml").read_text()}
+    after = snapshot(cli_repo.parent / "model_repository") | {
+        "yaml": (cli_repo.parent / "tritonkit.yaml").read_text()
+    }
     assert after == before
 
 

@@ -91,7 +91,9 @@ def save_torchscript(model: Any, example: tuple[Any, ...], method: str, path: Pa
     # Serialize in memory, then write with Python's I/O: torch.jit.save to a path aborts the whole
     # process (a C++ terminate) when the disk fills up, instead of raising.
     buffer = io.BytesIO()
-    torch.jit.save(compiled, buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is what Triton's libtorch loads
+        torch.jit.save(compiled, buffer)
     _write_bytes(path, buffer.getvalue())
     return compiled
 

@@ -6,6 +6,7 @@ file the server will load, mapped to config names the way tritonkit's runtimes m
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,9 @@ def torchscript_runner(path: Path, spec: ModelSpec) -> Runner:
     import torch
 
     try:
-        loaded = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loaded = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise ExportError(f"the saved {path.name} does not load back: {exc}") from exc
     loaded.eval()
