@@ -24,6 +24,7 @@ import sysconfig
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -177,7 +178,9 @@ def _cache_root() -> Path:
     return Path(base) / "tritonkit" / "backends"
 
 
-def prepare_backend_dir(install: ServerInstall, cache_root: Path | None = None) -> Path:
+def prepare_backend_dir(
+    install: ServerInstall, cache_root: Path | None = None, *, create: bool = True
+) -> Path:
     """A backend directory of real copies: python/ and one folder per runtime (cached by content key).
 
     Shared read-only by every local server with the same inputs; built in a temp sibling, then renamed.
@@ -196,7 +199,7 @@ def prepare_backend_dir(install: ServerInstall, cache_root: Path | None = None) 
         key.update(f"{src}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     root = cache_root or _cache_root()
     target = root / key.hexdigest()[:16]
-    if (target / "python" / "libtriton_python.so").is_file():
+    if not create or (target / "python" / "libtriton_python.so").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
@@ -414,6 +417,8 @@ class LocalServer:
         self.log_path = log_path
         self._own_log = own_log
         self.readiness: Readiness | None = None
+        self.name = f"tritonkit-local-{process.pid}"
+        self.on_stop: list[Callable[[], None]] = []  # e.g. forget the registry record
 
     @property
     def pid(self) -> int:
@@ -455,6 +460,8 @@ class LocalServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=2)
         remove_shm(self.command.shm_prefix)
+        while self.on_stop:
+            self.on_stop.pop()()
 
     def __enter__(self) -> LocalServer:
         return self
@@ -480,7 +487,9 @@ def _expected_models(repository: Path, options: LocalOptions) -> list[str]:
         return []
 
 
-def plan_local_server(repository: Path, options: LocalOptions | None = None) -> LocalCommand:
+def plan_local_server(
+    repository: Path, options: LocalOptions | None = None, *, create: bool = True
+) -> LocalCommand:
     """The full plan (binary found, backend dir prepared, free ports chosen), nothing started."""
     options = options or LocalOptions()
     repository = Path(repository).absolute()
@@ -497,7 +506,7 @@ def plan_local_server(repository: Path, options: LocalOptions | None = None) -> 
     }
     check_ports(given)
     install = find_server(options.server_bin)
-    backend_dir = prepare_backend_dir(install)
+    backend_dir = prepare_backend_dir(install, create=create)
     return plan_local(repository, options, install, backend_dir)
 
 

@@ -1,0 +1,391 @@
+"""Execute a ContainerSpec with the Docker SDK: image (pull with progress), login, create+start, readiness.
+
+The client is created at the edge (`connect`) and passed in. No failure leaves a container behind:
+whatever goes wrong after create (a GPU request without the NVIDIA runtime, a taken port, a model that
+fails, Ctrl-C) removes the container before the error propagates.
+The NGC API key only ever travels in the SDK's auth config: never printed, logged, written or put
+in a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tritonkit.errors import EngineUnavailableError, UsageError
+from tritonkit.serve.local import ModelsNotReadyError, fatal_log_line, port_in_use
+from tritonkit.serve.plan import (
+    LABEL,
+    LABEL_PREFIX,
+    NGC_REGISTRY,
+    NGC_USERNAME,
+    ContainerSpec,
+    image_registry,
+)
+from tritonkit.serve.ready import Readiness, describe_failure, wait_ready
+
+if TYPE_CHECKING:
+    # The SDK has no type information; mypy also confuses `docker` with this module.
+    DockerClient = Any
+    Container = Any
+
+KeyProvider = Callable[[], "str | None"]
+_AUTH_WORDS = ("unauthorized", "denied", "authentication required", "401", "403")
+
+
+@dataclass
+class PullProgress:
+    """One pull event: a layer's status and byte counts (when the engine gives them)."""
+
+    layer: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+def connect() -> DockerClient:
+    """A Docker client from the environment (DOCKER_HOST, ...), checked with a ping."""
+    try:
+        docker: Any = importlib.import_module("docker")
+        from docker.errors import DockerException
+    except ImportError as exc:
+        raise EngineUnavailableError(
+            "the docker Python SDK is not installed", hint="pip install 'tritonkit[docker]', or use --local"
+        ) from exc
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except DockerException as exc:
+        raise EngineUnavailableError(
+            f"cannot reach the Docker engine: {_explain(exc)}",
+            hint="start Docker (or set DOCKER_HOST), or run without Docker: tritonkit serve --local",
+        ) from exc
+    return client
+
+
+def _explain(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    text = str(explanation or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def ngc_auth(key: str, registry: str = NGC_REGISTRY) -> dict[str, str]:
+    """The SDK auth config for NGC: user `$oauthtoken`, the API key as password."""
+    return {"username": NGC_USERNAME, "password": key, "serveraddress": registry}
+
+
+def login(client: DockerClient, key: str, registry: str = NGC_REGISTRY) -> str:
+    """Log the engine in to `registry` with the NGC API key; returns the registry's status text."""
+    if not key:
+        raise UsageError("an empty NGC API key", hint="set NGC_API_KEY or type the key at the prompt")
+    from docker.errors import APIError, DockerException
+
+    try:
+        result = client.login(username=NGC_USERNAME, password=key, registry=registry, reauth=True)
+    except APIError as exc:
+        text = _explain(exc)
+        if any(w in text.lower() for w in _AUTH_WORDS):
+            raise EngineUnavailableError(
+                f"login to {registry} refused: {text}", hint="check the NGC API key (ngc.nvidia.com > Setup)"
+            ) from None
+        raise EngineUnavailableError(f"cannot log in to {registry}: {text}") from None
+    except DockerException as exc:
+        raise EngineUnavailableError(f"cannot log in to {registry}: {_explain(exc)}") from None
+    status = result.get("Status", "") if isinstance(result, dict) else ""
+    return str(status or "Login Succeeded")
+
+
+def image_present(client: DockerClient, image: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def pull_image(
+    client: DockerClient, image: str, auth: dict[str, str] | None = None
+) -> Iterator[PullProgress]:
+    """Pull `image`, yielding per-layer progress; a failure raises EngineUnavailableError (exit 3)."""
+    from docker.errors import APIError, DockerException
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(image)
+    try:
+        for event in client.api.pull(repository, tag or "latest", stream=True, decode=True, auth_config=auth):
+            if "error" in event:
+                raise _pull_error(image, str(event.get("error")), auth is not None)
+            detail = event.get("progressDetail") or {}
+            yield PullProgress(
+                layer=str(event.get("id", "")),
+                status=str(event.get("status", "")),
+                current=detail.get("current"),
+                total=detail.get("total"),
+            )
+    except APIError as exc:
+        raise _pull_error(image, _explain(exc), auth is not None) from None
+    except DockerException as exc:
+        raise _pull_error(image, _explain(exc), auth is not None) from None
+
+
+class PullAuthError(EngineUnavailableError):
+    """The registry wants credentials (or refused the ones given)."""
+
+
+def _pull_error(image: str, text: str, had_auth: bool) -> EngineUnavailableError:
+    if any(w in text.lower() for w in _AUTH_WORDS):
+        hint = "the NGC API key was refused" if had_auth else "log in: tritonkit login (or set NGC_API_KEY)"
+        return PullAuthError(f"cannot pull {image}: {text}", hint=hint)
+    return EngineUnavailableError(
+        f"image {image} is not present and cannot be pulled: {text}",
+        hint="check the name/tag (--image, --tag), load or build the image locally (docker/), or use --local",
+    )
+
+
+def ensure_image(
+    client: DockerClient,
+    image: str,
+    *,
+    pull: str = "missing",
+    key_provider: KeyProvider | None = None,
+) -> Iterator[PullProgress]:
+    """Make `image` available: nothing when present (unless pull=always), else pull with progress.
+
+    For nvcr.io the key comes from `key_provider` (NGC_API_KEY or a hidden prompt); it is asked for
+    only when the registry wants credentials.
+    """
+    present = image_present(client, image)
+    if present and pull != "always":
+        return
+    if not present and pull == "never":
+        raise EngineUnavailableError(
+            f"image {image} is not present (--pull never)", hint="pull or build it first"
+        )
+    is_ngc = image_registry(image) == NGC_REGISTRY
+    key = os.environ.get("NGC_API_KEY") if is_ngc else None
+    auth = ngc_auth(key) if key else None
+    try:
+        yield from pull_image(client, image, auth)
+    except PullAuthError:
+        if auth is not None or key_provider is None or not is_ngc:
+            raise
+        asked = key_provider()
+        if not asked:
+            raise
+        yield from pull_image(client, image, ngc_auth(asked))
+
+
+# ---------------------------------------------------------------------------------------------- containers
+
+
+def run_kwargs(spec: ContainerSpec) -> dict[str, Any]:
+    """SDK `containers.create` keyword arguments for a spec."""
+    from docker.types import DeviceRequest, Mount, Ulimit
+
+    device_requests = []
+    if spec.gpus is not None:
+        device_requests.append(
+            DeviceRequest(
+                count=spec.gpus.count if spec.gpus.count is not None else None,
+                device_ids=list(spec.gpus.device_ids) or None,
+                capabilities=[["gpu"]],
+            )
+        )
+    return {
+        "image": spec.image,
+        "command": spec.command,
+        "name": spec.name,
+        "detach": True,
+        "ports": {f"{c}/tcp": (spec.host_ip, h) for c, h in spec.ports.items()},
+        "mounts": [
+            Mount(target=m.target, source=m.source, type="bind", read_only=m.read_only) for m in spec.mounts
+        ],
+        "device_requests": device_requests or None,
+        "shm_size": spec.shm_size,
+        "ulimits": [Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in spec.ulimits],
+        "labels": spec.labels,
+        "environment": spec.env,
+    }
+
+
+def remove_container(container: Container) -> None:
+    """Stop and remove a container, whatever its state (errors ignored: it may be gone already)."""
+    from docker.errors import DockerException
+
+    with contextlib.suppress(DockerException):
+        container.remove(force=True, v=True)
+
+
+def check_host_ports(spec: ContainerSpec) -> None:
+    for port, kind in zip(spec.ports.values(), ("http", "grpc", "metrics"), strict=False):
+        if port_in_use(port, spec.host_ip or "0.0.0.0"):
+            raise EngineUnavailableError(
+                f"port {port} (--{kind}-port) is already in use",
+                hint=f"stop what uses it (`tritonkit status`) or pick another --{kind}-port (0 = any free)",
+            )
+
+
+def create_and_start(client: DockerClient, spec: ContainerSpec) -> Container:
+    """Create and start the container; on ANY failure it is removed before the error propagates."""
+    from docker.errors import APIError, ImageNotFound
+
+    check_host_ports(spec)
+    try:
+        container = client.containers.create(**run_kwargs(spec))
+    except ImageNotFound as exc:
+        raise EngineUnavailableError(f"image {spec.image} is not present: {_explain(exc)}") from None
+    except APIError as exc:
+        if "Conflict" in str(exc) and spec.name in str(exc):
+            raise UsageError(
+                f"a container named {spec.name!r} exists", hint="tritonkit stop it or pick --name"
+            ) from None
+        raise EngineUnavailableError(f"cannot create the server container: {_explain(exc)}") from None
+    try:
+        container.start()
+    except BaseException as exc:
+        remove_container(container)
+        if isinstance(exc, APIError):
+            raise _start_error(spec, _explain(exc)) from None
+        raise
+    return container
+
+
+def _start_error(spec: ContainerSpec, text: str) -> EngineUnavailableError:
+    lowered = text.lower()
+    if "device driver" in lowered or "nvidia" in lowered or "capabilities: [[gpu]]" in lowered:
+        return EngineUnavailableError(
+            f"--gpus {spec.labels.get(LABEL_PREFIX + 'gpus', '')} needs the NVIDIA container runtime, "
+            f"which this Docker engine does not have ({text}); the container was removed",
+            hint="install the NVIDIA Container Toolkit, or serve on CPU with --gpus 0",
+        )
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        return EngineUnavailableError(
+            f"a host port is already in use ({text}); the container was removed",
+            hint="pick other --http-port/--grpc-port/--metrics-port (0 = any free), see `tritonkit status`",
+        )
+    return EngineUnavailableError(f"the server container failed to start: {text}; it was removed")
+
+
+def container_running(container: Container) -> bool:
+    from docker.errors import DockerException
+
+    try:
+        container.reload()
+    except DockerException:
+        return False
+    return container.status in ("created", "running", "restarting")
+
+
+def container_logs(container: Container, tail: int | str = "all") -> str:
+    from docker.errors import DockerException
+
+    try:
+        data = container.logs(stdout=True, stderr=True, tail=tail)
+    except DockerException:
+        return ""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+
+@dataclass
+class ContainerServer:
+    """A running server container started by tritonkit."""
+
+    container: Container
+    spec: ContainerSpec
+    readiness: Readiness | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def http_url(self) -> str:
+        return self.spec.endpoint("http")
+
+    @property
+    def grpc_url(self) -> str:
+        return self.spec.endpoint("grpc")
+
+    @property
+    def metrics_url(self) -> str:
+        return self.spec.endpoint("metrics")
+
+    def log_tail(self, n: int = 40) -> str:
+        return container_logs(self.container, tail=n)
+
+    def running(self) -> bool:
+        return container_running(self.container)
+
+    def stop(self) -> None:
+        """Stop and remove the container."""
+        remove_container(self.container)
+
+    def __enter__(self) -> ContainerServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_container(
+    client: DockerClient,
+    spec: ContainerSpec,
+    *,
+    timeout: float = 120.0,
+    expected_models: list[str] | None = None,
+) -> ContainerServer:
+    """Create, start and wait for the server; on failure the container is removed and the error says why."""
+    container = create_and_start(client, spec)
+    server = ContainerServer(container, spec)
+    try:
+        readiness = wait_ready(
+            server.http_url,
+            timeout=timeout,
+            is_running=server.running,
+            expected_models=expected_models or [],
+            read_log=lambda: container_logs(container),
+            fatal=lambda: fatal_log_line(container_logs(container, tail=60)),
+        )
+        server.readiness = readiness
+        if not readiness.ready:
+            tail = server.log_tail(30)
+            raise _not_ready(server, readiness, timeout, tail)
+    except BaseException:
+        remove_container(container)
+        raise
+    return server
+
+
+def _not_ready(
+    server: ContainerServer, readiness: Readiness, timeout: float, tail: str
+) -> ModelsNotReadyError:
+    if readiness.failed:
+        names = ", ".join(m.name for m in readiness.failed)
+        message = f"model(s) failed to load: {names}\n{describe_failure(readiness)}"
+        hint = "fix the model(s) (`tritonkit validate`); the container was removed"
+    elif readiness.fatal:
+        message = f"the server cannot finish loading: {readiness.fatal}\n--- server log (tail) ---\n{tail}"
+        hint = "the Python backend stub could not start; the container was removed"
+    elif not server.running():
+        message = f"the server container exited before it was ready\n--- server log (tail) ---\n{tail}"
+        hint = "the container was removed"
+    else:
+        message = f"server not ready after {timeout:.0f}s\n--- server log (tail) ---\n{tail}"
+        hint = "raise --timeout, or check the model (a Python model whose stub cannot start hangs the load)"
+    return ModelsNotReadyError(message, hint=hint, readiness=readiness, log_tail=tail)
+
+
+def managed_containers(client: DockerClient) -> list[Container]:
+    """Every container (running or not) that tritonkit started, found by its label."""
+    from docker.errors import DockerException
+
+    try:
+        return list(client.containers.list(all=True, filters={"label": f"{LABEL}=true"}))
+    except DockerException as exc:
+        raise EngineUnavailableError(f"cannot list containers: {_explain(exc)}") from None

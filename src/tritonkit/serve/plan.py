@@ -1,0 +1,282 @@
+"""What a `serve` will run, as plain values: the container spec (Docker) and the local command line.
+
+Pure: no engine, no network, no files touched. `docker.py` and `local.py` execute these values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tritonkit.errors import UsageError
+
+# The one place the default NGC release is pinned: 24.10 = Triton 2.51, the server of nvidia-pytriton 0.7.0.
+DEFAULT_TAG = "24.10"
+IMAGE_REPOSITORY = "nvcr.io/nvidia/tritonserver"
+IMAGE_ENV = "TRITONKIT_IMAGE"  # a full image reference, e.g. my-registry/tritonserver:24.10-py3
+TAG_ENV = "TRITONKIT_TAG"  # just the NGC tag, e.g. 24.09
+NGC_REGISTRY = "nvcr.io"
+NGC_USERNAME = "$oauthtoken"  # NGC's fixed user name for API-key logins
+
+CONTAINER_REPOSITORY = "/models"
+CONTAINER_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
+# Large enough for the Python backend's shared-memory regions (NVIDIA's examples use 1g).
+DEFAULT_SHM_SIZE = "1g"
+# NVIDIA's recommended ulimits for Triton containers: unlimited locked memory, a 64 MiB stack.
+ULIMITS = (("memlock", -1, -1), ("stack", 67108864, 67108864))
+
+LABEL = "io.tritonkit.managed"  # every container tritonkit starts carries LABEL=true
+LABEL_PREFIX = "io.tritonkit."
+MODEL_CONTROL_MODES = ("none", "explicit", "poll")
+PULL_POLICIES = ("missing", "always", "never")
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.I)
+_SHM_SIZE = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
+
+
+def default_image(tag: str | None = None, image: str | None = None, env: dict[str, str] | None = None) -> str:
+    """The image to run: --image, else $TRITONKIT_IMAGE, else nvcr.io/nvidia/tritonserver:<tag>-py3."""
+    env = dict(os.environ) if env is None else env
+    if image:
+        return image
+    if not tag and env.get(IMAGE_ENV):
+        return env[IMAGE_ENV]
+    tag = tag or env.get(TAG_ENV) or DEFAULT_TAG
+    return f"{IMAGE_REPOSITORY}:{tag}-py3"
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference ("docker.io" when none is named)."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """Docker's --gpus: all GPUs (count -1), a count, or device ids; never a count and ids together."""
+
+    count: int | None = None
+    device_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.count is not None and self.device_ids:
+            raise UsageError("a GPU request takes a count or device ids, not both")
+        if self.count is None and not self.device_ids:
+            raise UsageError("a GPU request needs a count or device ids")
+
+    def to_dict(self) -> dict[str, object]:
+        # The shape of the Engine API's DeviceRequest.
+        return {
+            "Driver": "",
+            "Count": self.count if self.count is not None else 0,
+            "DeviceIDs": list(self.device_ids),
+            "Capabilities": [["gpu"]],
+        }
+
+
+def parse_gpus(value: str | int | None) -> GpuRequest | None:
+    """`--gpus` like docker's: None/""/"0" = CPU only, "all", a count "2", or "device=0,1" (ids or UUIDs)."""
+    if value is None:
+        return None
+    text = str(value).strip().strip("'\"")
+    if text in ("", "0", "none"):
+        return None
+    if text == "all":
+        return GpuRequest(count=-1)
+    if text.startswith("device="):
+        ids = tuple(i.strip() for i in text[len("device=") :].strip("'\"").split(",") if i.strip())
+        if not ids:
+            raise UsageError(f"--gpus {value!r} names no device", hint='e.g. --gpus "device=0,1"')
+        if "all" in ids:
+            raise UsageError(f"--gpus {value!r}: use --gpus all for every GPU")
+        return GpuRequest(device_ids=ids)
+    if text.isdigit():
+        return GpuRequest(count=int(text)) if int(text) else None
+    if "," in text and all(p.strip().isdigit() for p in text.split(",")):
+        raise UsageError(
+            f"--gpus {value!r} is ambiguous (a count or device ids?)",
+            hint=f'for devices use --gpus "device={text}"',
+        )
+    raise UsageError(
+        f"bad --gpus {value!r}", hint='use all, a count (1, 2...), "device=0,1", or 0 for CPU only'
+    )
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass
+class ContainerSpec:
+    """Everything `docker.py` needs to create the server container."""
+
+    image: str
+    command: list[str]
+    name: str
+    ports: dict[int, int]  # container port -> host port
+    host_ip: str
+    mounts: list[Mount]
+    gpus: GpuRequest | None
+    shm_size: str
+    ulimits: list[Ulimit]
+    labels: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    pull: str = "missing"
+
+    def host_port(self, kind: str) -> int:
+        return self.ports[CONTAINER_PORTS[kind]]
+
+    def endpoint(self, kind: str) -> str:
+        host = "127.0.0.1" if self.host_ip in ("0.0.0.0", "") else self.host_ip
+        return f"{host}:{self.host_port(kind)}"
+
+    def to_dict(self, *, mask_secrets: bool = True) -> dict[str, object]:
+        """A JSON-able view (for --dry-run); env values whose names look secret are masked."""
+        return {
+            "kind": "docker",
+            "image": self.image,
+            "pull": self.pull,
+            "name": self.name,
+            "command": self.command,
+            "ports": {f"{c}/tcp": f"{self.host_ip}:{h}" for c, h in self.ports.items()},
+            "mounts": [
+                {"source": m.source, "target": m.target, "read_only": m.read_only} for m in self.mounts
+            ],
+            "device_requests": [self.gpus.to_dict()] if self.gpus else [],
+            "shm_size": self.shm_size,
+            "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in self.ulimits],
+            "labels": self.labels,
+            "env": mask_env(self.env) if mask_secrets else dict(self.env),
+        }
+
+
+def mask_env(env: dict[str, str]) -> dict[str, str]:
+    """Env with the values of secret-looking names replaced by ***."""
+    return {k: ("***" if _SECRET_NAME.search(k) and v else v) for k, v in env.items()}
+
+
+@dataclass
+class ServeOptions:
+    """User-facing serve options, shared by Docker and --local (ports already concrete for Docker)."""
+
+    image: str | None = None
+    tag: str | None = None
+    gpus: str | None = None
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    host_ip: str = "127.0.0.1"
+    shm_size: str = DEFAULT_SHM_SIZE
+    env: dict[str, str] = field(default_factory=dict)
+    model_control_mode: str = "none"
+    load_models: list[str] = field(default_factory=list)
+    server_args: list[str] = field(default_factory=list)
+    name: str | None = None
+    pull: str = "missing"
+    startup_timeout: float = 120.0
+
+
+def container_name(repository: Path, name: str | None = None) -> str:
+    """A valid, unique container name: --name, else tritonkit-<repo folder>-<random>."""
+    if name:
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+            raise UsageError(f"bad --name {name!r}", hint="letters, digits, _ . - (not first)")
+        return name
+    stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", repository.name).strip("-.") or "repo"
+    return f"tritonkit-{stem[:40]}-{uuid.uuid4().hex[:6]}"
+
+
+def server_args(options: ServeOptions, *, cpu_only: bool) -> list[str]:
+    """tritonserver flags common to both engines (besides ports and paths)."""
+    if options.model_control_mode not in MODEL_CONTROL_MODES:
+        raise UsageError(
+            f"unknown --model-control-mode {options.model_control_mode!r}",
+            hint=f"use one of {', '.join(MODEL_CONTROL_MODES)}",
+        )
+    if options.load_models and options.model_control_mode != "explicit":
+        raise UsageError("--load-model needs --model-control-mode explicit")
+    args = [
+        f"--model-control-mode={options.model_control_mode}",
+        *(f"--load-model={m}" for m in options.load_models),
+        # Stay up when a model fails, so its reason can be read from the repository index.
+        "--exit-on-error=false",
+        "--strict-readiness=true",
+    ]
+    if cpu_only:
+        args += ["--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0"]
+    return args
+
+
+def plan_container(repository: Path, options: ServeOptions, *, now: datetime | None = None) -> ContainerSpec:
+    """The container spec for `tritonkit serve` (Docker). Ports must be concrete (non-zero)."""
+    repository = Path(repository).absolute()
+    gpus = parse_gpus(options.gpus)
+    if options.pull not in PULL_POLICIES:
+        raise UsageError(f"bad --pull {options.pull!r}", hint=f"use one of {', '.join(PULL_POLICIES)}")
+    if not _SHM_SIZE.match(options.shm_size):
+        raise UsageError(f"bad --shm-size {options.shm_size!r}", hint="e.g. 1g, 512m")
+    host_ports = {"http": options.http_port, "grpc": options.grpc_port, "metrics": options.metrics_port}
+    for kind, port in host_ports.items():
+        if not 0 < port < 65536:
+            raise UsageError(f"--{kind}-port {port} is not a port (resolve 0 to a free port first)")
+    if len(set(host_ports.values())) < 3:
+        raise UsageError("--http-port, --grpc-port and --metrics-port must differ")
+    image = default_image(options.tag, options.image)
+    name = container_name(repository, options.name)
+    command = [
+        "tritonserver",
+        f"--model-repository={CONTAINER_REPOSITORY}",
+        *server_args(options, cpu_only=gpus is None),
+        *options.server_args,
+    ]
+    started = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    host = "127.0.0.1" if options.host_ip in ("0.0.0.0", "") else options.host_ip
+    labels = {
+        LABEL: "true",
+        f"{LABEL_PREFIX}repository": str(repository),
+        f"{LABEL_PREFIX}http": f"{host}:{host_ports['http']}",
+        f"{LABEL_PREFIX}grpc": f"{host}:{host_ports['grpc']}",
+        f"{LABEL_PREFIX}metrics": f"{host}:{host_ports['metrics']}",
+        f"{LABEL_PREFIX}gpus": options.gpus or "0",
+        f"{LABEL_PREFIX}started": started,
+    }
+    return ContainerSpec(
+        image=image,
+        command=command,
+        name=name,
+        ports={CONTAINER_PORTS[k]: p for k, p in host_ports.items()},
+        host_ip=options.host_ip,
+        mounts=[Mount(str(repository), CONTAINER_REPOSITORY, read_only=True)],
+        gpus=gpus,
+        shm_size=options.shm_size,
+        ulimits=[Ulimit(n, s, h) for n, s, h in ULIMITS],
+        labels=labels,
+        env=dict(options.env),
+        pull=options.pull,
+    )
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """--env KEY=VALUE items (KEY alone takes the value from this environment)."""
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"bad --env {item!r}", hint="use KEY=VALUE")
+        env[key] = value if sep else os.environ.get(key, "")
+    return env
