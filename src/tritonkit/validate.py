@@ -12,6 +12,7 @@ findings, and nothing heavy (jinja, torch, HTTP clients) is imported.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,11 +207,13 @@ def load_config(model: ModelContext) -> list[Finding]:
             rule = "schema.unknown-field"
         elif "has no value named" in problem.message or "Unknown enum" in problem.message:
             rule = "schema.unknown-value"
+        # The parser quotes the whole offending line before an enum error; the position says enough.
+        message = _QUOTED_LINE.sub("", problem.message)
         return [
             Finding(
                 "error",
                 rule,
-                problem.message,
+                message,
                 model=model.name,
                 file=model.config_file,
                 line=problem.line,
@@ -220,6 +223,9 @@ def load_config(model: ModelContext) -> list[Finding]:
         ]
     model.config = config
     return []
+
+
+_QUOTED_LINE = re.compile(r"^'.*': (?=Enum type)", re.DOTALL)
 
 
 def _artifact_checker() -> Any | None:
