@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from tritonkit.serve.local import (
     LocalCommand,
@@ -24,7 +24,7 @@ from tritonkit.serve.plan import ContainerSpec, ServeOptions, parse_gpus, plan_c
 if TYPE_CHECKING:
     from tritonkit.serve.docker import ContainerServer, PullProgress
 
-    RunningServer = Union[ContainerServer, LocalServer]
+    RunningServer = ContainerServer | LocalServer
 
 __all__ = [
     "ContainerSpec",
