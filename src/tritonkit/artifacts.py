@@ -285,7 +285,7 @@ def _check_torchscript(ctx: _Context, path: Path, shown: str) -> None:
             )
     given = {arg_names[p] for p in positions if p < len(arg_names)} if arg_names else set()
     missing = [a for a in required if a not in given]
-    if arg_names and missing:
+    if ok and arg_names and missing:
         ok = False
         ctx.add(
             "error",

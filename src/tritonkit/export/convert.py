@@ -83,6 +83,25 @@ def _first_line(exc: object) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def tuple_outputs(model: Any, arg_names: list[str | None], keys: list[str]) -> Any:
+    """Wrap a model returning a dict so it returns a tuple in key order, keeping forward()'s argument names.
+
+    Triton's libtorch backend takes a tensor or a tuple of tensors, not a dict: the config lists the
+    outputs in this order, which is how the backend (and tritonkit's runtime) maps them.
+    """
+    import torch
+
+    names = [n if n and n.isidentifier() else f"input_{i}" for i, n in enumerate(arg_names)]
+    params = ", ".join(names)
+    picks = "".join(f"out[{k!r}], " for k in keys)
+    namespace: dict[str, Any] = {}
+    exec(f"def forward(self, {params}):\n    out = self.inner({params})\n    return ({picks})\n", namespace)
+    wrapper_type = type("TupleOutputs", (torch.nn.Module,), {"forward": namespace["forward"]})
+    wrapper = wrapper_type()
+    wrapper.inner = model
+    return wrapper.eval()
+
+
 def save_torchscript(model: Any, example: tuple[Any, ...], method: str, path: Path) -> Any:
     """Trace or script `model` and save it to `path`; returns the in-memory ScriptModule."""
     import torch

@@ -330,7 +330,11 @@ def export_model(
     def build(folder: Path) -> list[proof.ProofCase]:
         path = folder / artifact_name
         if fmt == "torchscript":
-            convert.save_torchscript(model, tensors, method, path)
+            keys = [k for k, _ in items]
+            source = model
+            if method == "trace" and keys and all(k is not None for k in keys):
+                source = convert.tuple_outputs(model, examples.arg_names, [str(k) for k in keys])
+            convert.save_torchscript(source, tensors, method, path)
             runner = proof.torchscript_runner(path, spec)
         else:
             convert.save_onnx(
