@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -302,10 +303,13 @@ def run_sweep(
 def _restore(client: Client, model: str, was_ready: bool, *, quiet: bool) -> None:
     """Put the model back as it was: reloaded from its config on disk, or unloaded."""
     try:
+        # A load without a config keeps the last override loaded: only unload + load reads the disk again.
+        client.unload_model(model)
         if was_ready:
+            deadline = time.monotonic() + 30
+            while client.model_ready(model) and time.monotonic() < deadline:
+                time.sleep(0.05)
             client.load_model(model)
-        else:
-            client.unload_model(model)
     except TritonkitError as exc:
         if not quiet:
             raise ServerNotReadyError(

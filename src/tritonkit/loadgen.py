@@ -69,17 +69,18 @@ def measure(
         out = records[index]
         try:
             while not stop.is_set():
-                if max_requests is not None:
+                t0 = time.perf_counter()
+                if t0 >= window_end:
+                    return
+                measured = t0 >= window_start
+                if measured and max_requests is not None:  # the budget counts measured requests only
                     with lock:
                         if sent[0] >= max_requests:
                             return
                         sent[0] += 1
-                t0 = time.perf_counter()
-                if t0 >= window_end:
-                    return
                 own.infer(model, inputs)
                 t1 = time.perf_counter()
-                if t0 >= window_start:
+                if measured:
                     out.append((t1, t1 - t0))
         except BaseException as exc:
             errors.append(exc)
