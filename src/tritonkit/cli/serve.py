@@ -83,6 +83,8 @@ def _docker_client_or_none() -> Any | None:
 
 def _print_ready(server: RunningServer, elapsed: float) -> None:
     readiness = server.readiness
+    for warning in getattr(server, "warnings", []):
+        echo(f"warning: {warning}", err=True)
     echo(f"server {server.name} ready in {elapsed:.1f}s")
     for model in readiness.models if readiness else []:
         version = f" v{model.version}" if model.version else ""

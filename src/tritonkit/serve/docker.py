@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import EngineUnavailableError, UsageError
@@ -231,29 +231,55 @@ def check_host_ports(spec: ContainerSpec) -> None:
             )
 
 
-def create_and_start(client: DockerClient, spec: ContainerSpec) -> Container:
-    """Create and start the container; on ANY failure it is removed before the error propagates."""
+_RLIMIT_TYPES = {3: "stack", 8: "memlock"}  # Linux RLIMIT_* numbers in runc's "error setting rlimit type N"
+
+
+def create_and_start(
+    client: DockerClient, spec: ContainerSpec, warnings: list[str] | None = None
+) -> Container:
+    """Create and start the container; on ANY failure it is removed before the error propagates.
+
+    An engine that may not raise a recommended ulimit (a rootless or nested engine refuses
+    memlock=-1) gets the container again without that ulimit, and a warning says so.
+    """
+    from dataclasses import replace
+
     from docker.errors import APIError, ImageNotFound
 
     check_host_ports(spec)
-    try:
-        container = client.containers.create(**run_kwargs(spec))
-    except ImageNotFound as exc:
-        raise EngineUnavailableError(f"image {spec.image} is not present: {_explain(exc)}") from None
-    except APIError as exc:
-        if "Conflict" in str(exc) and spec.name in str(exc):
-            raise UsageError(
-                f"a container named {spec.name!r} exists", hint="tritonkit stop it or pick --name"
-            ) from None
-        raise EngineUnavailableError(f"cannot create the server container: {_explain(exc)}") from None
-    try:
-        container.start()
-    except BaseException as exc:
-        remove_container(container)
-        if isinstance(exc, APIError):
-            raise _start_error(spec, _explain(exc)) from None
-        raise
-    return container
+    while True:
+        try:
+            container = client.containers.create(**run_kwargs(spec))
+        except ImageNotFound as exc:
+            raise EngineUnavailableError(f"image {spec.image} is not present: {_explain(exc)}") from None
+        except APIError as exc:
+            if "Conflict" in str(exc) and spec.name in str(exc):
+                raise UsageError(
+                    f"a container named {spec.name!r} exists", hint="tritonkit stop it or pick --name"
+                ) from None
+            raise EngineUnavailableError(f"cannot create the server container: {_explain(exc)}") from None
+        try:
+            container.start()
+        except BaseException as exc:
+            remove_container(container)
+            if isinstance(exc, APIError):
+                text = _explain(exc)
+                refused = _refused_ulimit(text)
+                if refused and any(u.name == refused for u in spec.ulimits):
+                    if warnings is not None:
+                        warnings.append(f"the engine refused ulimit {refused}; running without it")
+                    spec = replace(spec, ulimits=[u for u in spec.ulimits if u.name != refused])
+                    continue
+                raise _start_error(spec, text) from None
+            raise
+        return container
+
+
+def _refused_ulimit(text: str) -> str | None:
+    import re
+
+    match = re.search(r"error setting rlimit type (\d+)", text)
+    return _RLIMIT_TYPES.get(int(match.group(1))) if match else None
 
 
 def _start_error(spec: ContainerSpec, text: str) -> EngineUnavailableError:
@@ -299,6 +325,7 @@ class ContainerServer:
     container: Container
     spec: ContainerSpec
     readiness: Readiness | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -341,8 +368,9 @@ def start_container(
     expected_models: list[str] | None = None,
 ) -> ContainerServer:
     """Create, start and wait for the server; on failure the container is removed and the error says why."""
-    container = create_and_start(client, spec)
-    server = ContainerServer(container, spec)
+    warnings: list[str] = []
+    container = create_and_start(client, spec, warnings)
+    server = ContainerServer(container, spec, warnings=warnings)
     try:
         readiness = wait_ready(
             server.http_url,
