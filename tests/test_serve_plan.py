@@ -1,0 +1,253 @@
+"""The serve plan as plain values: every --gpus form, the container spec, image choice, masking. No engine."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tritonkit.cli import run
+from tritonkit.errors import UsageError
+from tritonkit.serve.plan import (
+    DEFAULT_TAG,
+    LABEL,
+    GpuRequest,
+    ServeOptions,
+    default_image,
+    image_registry,
+    mask_env,
+    parse_env,
+    parse_gpus,
+    plan_container,
+)
+
+
+@pytest.mark.parametrize("value", [None, "", "0", 0, "none", "'0'", "00"])
+def test_gpus_cpu_only_forms_request_no_device(value: object) -> None:
+    assert parse_gpus(value) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "count", "ids"),
+    [
+        ("all", -1, ()),
+        ("1", 1, ()),
+        (2, 2, ()),
+        ("device=0", None, ("0",)),
+        ("device=0,1", None, ("0", "1")),
+        ('"device=0,1"', None, ("0", "1")),
+        (
+            "device=GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a",
+            None,
+            ("GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a",),
+        ),
+    ],
+)
+def test_gpus_forms(value: object, count: int | None, ids: tuple[str, ...]) -> None:
+    request = parse_gpus(value)  # type: ignore[arg-type]
+    assert request == GpuRequest(count=count, device_ids=ids)
+    as_api = request.to_dict()
+    assert as_api["Capabilities"] == [["gpu"]]
+    # Never a count and ids together: exactly one of them is set.
+    assert (as_api["Count"] != 0) != bool(as_api["DeviceIDs"])
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "device=", "0,1", "device=all", "1.5"])
+def test_bad_gpus_forms_are_usage_errors(value: str) -> None:
+    with pytest.raises(UsageError):
+        parse_gpus(value)
+
+
+def test_gpu_request_refuses_count_and_ids_together() -> None:
+    with pytest.raises(UsageError):
+        GpuRequest(count=1, device_ids=("0",))
+    with pytest.raises(UsageError):
+        GpuRequest()
+
+
+def _spec(tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    return plan_container(repo, ServeOptions(**options), now=now)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("gpus", "device_requests"),
+    [
+        (None, []),
+        ("0", []),
+        ("all", [{"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]]}]),
+        ("1", [{"Driver": "", "Count": 1, "DeviceIDs": [], "Capabilities": [["gpu"]]}]),
+        ("device=0,1", [{"Driver": "", "Count": 0, "DeviceIDs": ["0", "1"], "Capabilities": [["gpu"]]}]),
+    ],
+)
+def test_container_spec_for_each_gpus_form(
+    tmp_path: Path, gpus: str | None, device_requests: list[object]
+) -> None:
+    spec = _spec(tmp_path, gpus=gpus)
+    data = spec.to_dict()
+    assert data["device_requests"] == device_requests
+    cpu_flags = {"--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0"}
+    if device_requests:
+        assert not cpu_flags & set(spec.command)
+    else:
+        assert cpu_flags <= set(spec.command)
+    assert spec.labels[f"{LABEL.rsplit('.', 1)[0]}.gpus"] == (gpus or "0")
+
+
+def test_container_spec_value(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, http_port=18000, grpc_port=18001, metrics_port=18002, name="srv", env={"A": "1"})
+    data = spec.to_dict()
+    assert data["image"] == f"nvcr.io/nvidia/tritonserver:{DEFAULT_TAG}-py3"
+    assert spec.command[:2] == ["tritonserver", "--model-repository=/models"]
+    assert "--exit-on-error=false" in spec.command
+    assert "--model-control-mode=none" in spec.command
+    assert data["ports"] == {
+        "8000/tcp": "127.0.0.1:18000",
+        "8001/tcp": "127.0.0.1:18001",
+        "8002/tcp": "127.0.0.1:18002",
+    }
+    assert data["mounts"] == [{"source": str(tmp_path / "repo"), "target": "/models", "read_only": True}]
+    assert data["shm_size"] == "1g"
+    assert data["ulimits"] == [
+        {"name": "memlock", "soft": -1, "hard": -1},
+        {"name": "stack", "soft": 67108864, "hard": 67108864},
+    ]
+    assert spec.labels[LABEL] == "true"
+    assert spec.labels["io.tritonkit.http"] == "127.0.0.1:18000"
+    assert spec.labels["io.tritonkit.started"] == "2026-01-02T03:04:05Z"
+    assert spec.name == "srv"
+    assert data["env"] == {"A": "1"}
+    assert spec.endpoint("grpc") == "127.0.0.1:18001"
+    json.dumps(data)  # JSON-able as printed by --dry-run
+
+
+def test_explicit_mode_and_extra_args(tmp_path: Path) -> None:
+    spec = _spec(
+        tmp_path,
+        model_control_mode="explicit",
+        load_models=["a", "b"],
+        server_args=["--log-verbose=1"],
+        gpus="1",
+    )
+    assert spec.command[-1] == "--log-verbose=1"
+    assert "--load-model=a" in spec.command and "--load-model=b" in spec.command
+    with pytest.raises(UsageError):
+        _spec(tmp_path, load_models=["a"])
+    with pytest.raises(UsageError):
+        _spec(tmp_path, model_control_mode="sometimes")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"http_port": 0},
+        {"http_port": 70000},
+        {"http_port": 9000, "grpc_port": 9000},
+        {"shm_size": "lots"},
+        {"pull": "sometimes"},
+        {"name": "-bad name"},
+    ],
+)
+def test_bad_options_are_usage_errors(tmp_path: Path, options: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        _spec(tmp_path, **options)
+
+
+def test_default_names_are_unique_and_valid(tmp_path: Path) -> None:
+    names = {_spec(tmp_path).name for _ in range(5)}
+    assert len(names) == 5
+    assert all(n.startswith("tritonkit-repo-") for n in names)
+
+
+def test_image_choice_order() -> None:
+    env = {"TRITONKIT_IMAGE": "mine/triton:1", "TRITONKIT_TAG": "24.01"}
+    assert default_image(env={}) == f"nvcr.io/nvidia/tritonserver:{DEFAULT_TAG}-py3"
+    assert default_image(env={"TRITONKIT_TAG": "24.01"}) == "nvcr.io/nvidia/tritonserver:24.01-py3"
+    assert default_image(env=env) == "mine/triton:1"
+    assert default_image(tag="23.12", env=env) == "nvcr.io/nvidia/tritonserver:23.12-py3"
+    assert default_image(image="x/y:z", tag="23.12", env=env) == "x/y:z"
+    assert image_registry("nvcr.io/nvidia/tritonserver:24.10-py3") == "nvcr.io"
+    assert image_registry("tritonkit-test/tritonserver:cpu") == "docker.io"
+    assert image_registry("localhost:5000/t:1") == "localhost:5000"
+
+
+def test_secrets_are_masked() -> None:
+    masked = mask_env(
+        {"NGC_API_KEY": "nvapi-123", "HF_TOKEN": "t", "PASSWORD": "p", "MODE": "fast", "EMPTY_KEY": ""}
+    )
+    assert masked == {
+        "NGC_API_KEY": "***",
+        "HF_TOKEN": "***",
+        "PASSWORD": "***",
+        "MODE": "fast",
+        "EMPTY_KEY": "",
+    }
+
+
+def test_parse_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROM_HERE", "x")
+    assert parse_env(["A=1", "B=", "FROM_HERE", "C=a=b"]) == {"A": "1", "B": "", "FROM_HERE": "x", "C": "a=b"}
+    with pytest.raises(UsageError):
+        parse_env(["1A=2"])
+
+
+def test_cli_dry_run_prints_the_spec_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    code = run(
+        ["serve", str(repo), "--dry-run", "--gpus", "device=1", "-e", "MY_SECRET=s3cr3t", "--log-verbose=1"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    data = json.loads(out)
+    assert data["kind"] == "docker"
+    assert data["device_requests"][0]["DeviceIDs"] == ["1"]
+    assert data["env"] == {"MY_SECRET": "***"}
+    assert "s3cr3t" not in out
+    assert data["command"][-1] == "--log-verbose=1"
+
+
+def test_cli_bad_gpus_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert run(["serve", str(repo), "--dry-run", "--gpus", "0,1"]) == 2
+    assert "device=0,1" in capsys.readouterr().err
+
+
+def test_cli_local_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import require
+    from tritonkit.serve.local import _wheel_root
+
+    require(_wheel_root() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    code = run(
+        [
+            "serve",
+            str(repo),
+            "--local",
+            "--dry-run",
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["kind"] == "local"
+    assert data["argv"][0].endswith("tritonserver")
+    assert f"--model-repository={repo}" in data["argv"]
+    assert any(
+        a.startswith("--backend-config=python,shm-region-prefix-name=tritonkit_") for a in data["argv"]
+    )
+    assert data["env"]["PATH"].split(":")[0].endswith("bin")
+    assert not Path(data["backend_dir"]).exists() or (Path(data["backend_dir"]) / "python").is_dir()
