@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -120,9 +119,7 @@ def save_torchscript(model: Any, example: tuple[Any, ...], method: str, path: Pa
 def _write_bytes(path: Path, data: bytes) -> None:
     try:
         with open(path, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(data)  # ENOSPC surfaces here (or at close), as an OSError
     except OSError as exc:
         raise _write_error(path, exc) from exc
 
