@@ -70,9 +70,10 @@ class _Context:
 
     @property
     def batch_sizes(self) -> list[int | None]:
+        sizes: list[int | None] = [None]
         if self.max_batch_size > 0:
-            return sorted({1, self.max_batch_size})
-        return [None]
+            sizes = [*sorted({1, self.max_batch_size})]
+        return sizes
 
 
 def _installed(module: str) -> bool:
@@ -235,7 +236,7 @@ def _check_torchscript(ctx: _Context, path: Path, shown: str) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = torch.jit.load(str(path), map_location="cpu")
+            model = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     except Exception as exc:
         ctx.add(
             "error",

@@ -48,12 +48,14 @@ def trace(model: Any, example: tuple[Any, ...]) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            traced = torch.jit.trace(model, example, strict=False, check_trace=False)
+            traced = torch.jit.trace(model, example, strict=False, check_trace=False)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise ExportError(
                 f"tracing failed: {type(exc).__name__}: {_first_line(exc)}", hint=_script_hint("trace")
             ) from exc
-    tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    from torch.jit import TracerWarning  # type: ignore[attr-defined]
+
+    tracer = [w for w in caught if issubclass(w.category, TracerWarning)]
     if tracer:
         where = f" ({Path(tracer[0].filename).name}:{tracer[0].lineno})" if tracer[0].filename else ""
         raise ExportError(
@@ -145,7 +147,7 @@ def save_onnx(
             torch.onnx.export(
                 source,
                 example,
-                buffer,
+                buffer,  # type: ignore[arg-type]  # a file object works; the stubs say path only
                 input_names=input_names,
                 output_names=output_names,
                 dynamic_axes={n: {a: f"{n}_d{a}" for a in axes} for n, axes in dynamic_axes.items() if axes},
@@ -154,7 +156,9 @@ def save_onnx(
             )
         except Exception as exc:
             raise ExportError(f"ONNX export failed: {type(exc).__name__}: {_first_line(exc)}") from exc
-    tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    from torch.jit import TracerWarning  # type: ignore[attr-defined]
+
+    tracer = [w for w in caught if issubclass(w.category, TracerWarning)]
     if tracer and method == "trace":
         raise ExportError(
             f"ONNX export traced a data-dependent branch: {_first_line(tracer[0].message)}",

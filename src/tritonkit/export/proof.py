@@ -36,7 +36,7 @@ def torchscript_runner(path: Path, spec: ModelSpec) -> Runner:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            loaded = torch.jit.load(str(path), map_location="cpu")
+            loaded = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise ExportError(f"the saved {path.name} does not load back: {exc}") from exc
     loaded.eval()

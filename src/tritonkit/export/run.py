@@ -34,7 +34,7 @@ from tritonkit.render import render_config
 from tritonkit.repository import CONFIG_FILE, next_version, staged_dir, write_text_atomic
 from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
 
-DynamicDims = str | Mapping[str | int, Sequence[int]] | None
+DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _dynamic_axes(dynamic: DynamicDims, names: list[str], ranks: list[int]) -> l
                 f"bad --dynamic-dims {dynamic!r}", hint="use 'all' or NAME:AXES such as INPUT__0:0"
             )
         return [set(range(r)) for r in ranks]
-    axes = [set() for _ in names]
+    axes: list[set[int]] = [set() for _ in names]
     for key, values in dynamic.items():
         positional = re.fullmatch(r"(?:INPUT__)?(\d+)", str(key))
         if key in names:

@@ -116,7 +116,7 @@ def _load_saved(path: Path) -> Any:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as first:
         try:  # a TorchScript archive (torch.jit.save) is not a pickle
-            obj = torch.jit.load(str(path), map_location="cpu")
+            obj = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
         except Exception:
             raise ExportError(
                 f"cannot load {path} with torch.load: {type(first).__name__}: {first}"
