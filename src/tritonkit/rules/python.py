@@ -65,9 +65,7 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
             )
         ]
     findings: list[Finding] = []
-    model_class = next(
-        (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "TritonPythonModel"), None
-    )
+    model_class = _find_class(tree, "TritonPythonModel")
     if model_class is None:
         findings.append(
             model.finding(
@@ -92,8 +90,17 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
                 hint="define execute(self, requests) returning one InferenceResponse per request",
             )
         )
-    findings.extend(_bls_targets(model, tree, file, repo))
+    if b"InferenceRequest" in source:  # walking the whole tree is the costly part: only for BLS code
+        findings.extend(_bls_targets(model, tree, file, repo))
     return findings
+
+
+def _find_class(tree: ast.Module, name: str) -> ast.ClassDef | None:
+    """The class at module level (the usual place), else anywhere (under an `if`, a `try`...)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    return next((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == name), None)
 
 
 def _has_method(node: ast.ClassDef, name: str) -> bool:

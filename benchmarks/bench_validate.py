@@ -1,0 +1,165 @@
+"""Benchmark: `validate --no-artifacts` of a generated 1,000-model repository against bare parsing.
+
+Figures (goal from the issue: validate costs at most 2x bare `text_format.Parse` of the same configs):
+- in-process: `validate_repository(repo, artifacts=False)` vs a loop that reads and parses every
+  config.pbtxt with `text_format.Parse` (the least any validator must do);
+- process: `tritonkit validate --no-artifacts REPO` vs a bare script process that loads the schema and
+  parses the same files (interpreter start-up included in both);
+- `tritonkit --help`: no torch, docker or HTTP/gRPC client imported.
+
+Usage: python benchmarks/bench_validate.py [--models N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tritonkit.render import render_config, render_python_model
+from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
+
+HEAVY = ("torch", "docker", "tritonclient.http", "tritonclient.grpc", "grpc")
+
+
+def make_spec(index: int) -> ModelSpec:
+    """A varied model: PyTorch, ONNX or Python; batching or not; instance groups; 1-3 inputs."""
+    kind = index % 3
+    name = f"model_{index:04d}"
+    if kind == 0:
+        inputs = [
+            TensorSpec(f"INPUT__{i}", "fp32", [3, 224, 224] if i == 0 else [16]) for i in range(1 + index % 2)
+        ]
+        outputs = [TensorSpec("OUTPUT__0", "fp32", [1000])]
+        return ModelSpec(name, "pytorch", inputs, outputs, max_batch_size=8,
+                         dynamic_batching=DynamicBatchingSpec([2, 4], 100),
+                         instance_groups=[InstanceGroupSpec(2, "cpu")])  # fmt: skip
+    if kind == 1:
+        inputs = [TensorSpec("input_ids", "int64", [-1]), TensorSpec("attention_mask", "int64", [-1])]
+        return ModelSpec(name, "onnx", inputs, [TensorSpec("logits", "fp32", [-1, 2])], max_batch_size=16)
+    inputs = [TensorSpec(f"in{i}", "bytes" if i == 2 else "int32", [-1]) for i in range(3)]
+    return ModelSpec(name, "python", inputs, [TensorSpec("out", "int32", [-1])],
+                     instance_groups=[InstanceGroupSpec(1, "gpu", [0, 1])])  # fmt: skip
+
+
+def generate(repo: Path, count: int) -> list[Path]:
+    configs = []
+    for index in range(count):
+        spec = make_spec(index)
+        folder = repo / spec.name
+        (folder / "1").mkdir(parents=True)
+        (folder / "config.pbtxt").write_text(render_config(spec), encoding="utf-8")
+        if spec.backend == "python":
+            (folder / "1" / "model.py").write_text(render_python_model(spec), encoding="utf-8")
+        configs.append(folder / "config.pbtxt")
+    return configs
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# The bare script: load the official schema the cheapest way (from its file, no gRPC), parse each file.
+BARE_SCRIPT = """
+import importlib.util, os, sys
+from pathlib import Path
+from google.protobuf import text_format
+spec = importlib.util.find_spec("tritonclient")
+path = Path(list(spec.submodule_search_locations)[0]) / "grpc" / "model_config_pb2.py"
+module_spec = importlib.util.spec_from_file_location("tritonclient.grpc.model_config_pb2", path)
+pb2 = importlib.util.module_from_spec(module_spec)
+sys.modules[module_spec.name] = pb2
+module_spec.loader.exec_module(pb2)
+repo = sys.argv[1]
+for name in sorted(os.listdir(repo)):
+    with open(os.path.join(repo, name, "config.pbtxt"), encoding="utf-8") as handle:
+        text_format.Parse(handle.read(), pb2.ModelConfig())
+"""
+
+
+def report(figure: str, value: float, baseline: float, goal: float, unit: str = "s") -> None:
+    ratio = value / baseline
+    verdict = "ok" if ratio <= goal else "OVER GOAL"
+    print(
+        f"{figure}: {value:.3f} {unit} vs baseline {baseline:.3f} {unit} = {ratio:.2f}x "
+        f"(goal <= {goal} x) {verdict}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    from google.protobuf import text_format
+
+    from tritonkit.schema import pb2
+    from tritonkit.validate import validate_repository
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "model_repository"
+        configs = generate(repo, args.models)
+        model_config = pb2().ModelConfig
+
+        def bare_parse() -> None:
+            for path in configs:
+                text_format.Parse(path.read_text(encoding="utf-8"), model_config())
+
+        def validate() -> None:
+            result = validate_repository(repo, artifacts=False)
+            assert result.ok and len(result.models) == args.models, result.findings[:3]
+
+        bare_parse()  # warm the page cache and the schema
+        validate()
+        bare = best_of(args.repeat, bare_parse)
+        ours = best_of(args.repeat, validate)
+        print(f"repository: {args.models} generated models (PyTorch, ONNX, Python), best of {args.repeat}")
+        print(
+            f"bare text_format.Parse: {args.models / bare:,.0f} configs/s; "
+            f"validate: {args.models / ours:,.0f} configs/s"
+        )
+        report("validate --no-artifacts, in-process API", ours, bare, 2.0)
+
+        tritonkit = [
+            sys.executable,
+            "-c",
+            "import sys; from tritonkit.cli import run; sys.exit(run(sys.argv[1:]))",
+        ]
+        cli = best_of(3, lambda: subprocess.run([*tritonkit, "validate", "--no-artifacts", str(repo)],
+                                                check=True, capture_output=True))  # fmt: skip
+        script = best_of(
+            3, lambda: subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(repo)], check=True)
+        )
+        report("tritonkit validate --no-artifacts, process", cli, script, 2.0)
+
+    probe = (
+        "import sys, json, contextlib, io\nfrom tritonkit.cli import run\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    run(['--help'])\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    modules = json.loads(
+        subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    )
+    heavy = [m for m in modules if m.startswith(HEAVY) and m != "tritonclient.grpc.model_config_pb2"]
+    print(
+        f"tritonkit --help imports of {', '.join(HEAVY)}: {heavy or 'none'} ({'ok' if not heavy else 'FAIL'})"
+    )
+    help_time = best_of(3, lambda: subprocess.run([*tritonkit, "--help"], check=True, capture_output=True))
+    bare_python = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    print(f"tritonkit --help: {help_time:.3f} s (python -c pass: {bare_python:.3f} s)")
+    return 0 if not heavy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
