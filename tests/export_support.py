@@ -86,6 +86,13 @@ if HAS_TORCH:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.lin(x)
 
+    class HeavyMLP(MLP):
+        """The MLP's inputs and outputs, with 1 MB of extra weights: a new version that cannot fit."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(512, 512))
+
 
 def model_cases() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
     """name -> (model, example inputs, export options) for the four models the tests serve."""

@@ -186,16 +186,16 @@ def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo
 
     from export_support import MLP, DataDependent
 
-    _export(MLP(), torch.randn(1, 16), repo=repo, name="mlp")  # an existing model stays untouched
-    before = snapshot(repo.parent)
+    result = _export(DataDependent(), torch.ones(3), repo=repo, name="flow", method="script")
+    _export(MLP(), torch.randn(1, 16), repo=repo, name="mlp")
+    before = snapshot(repo.parent)  # existing models stay untouched
     for fmt in ("torchscript", "onnx"):
         with pytest.raises(ExportError) as info:
-            _export(DataDependent(), torch.ones(3), repo=repo, name="flow", format=fmt)
+            _export(DataDependent(), torch.ones(3), repo=repo, name="flow2", format=fmt)
         assert "--method script" in (info.value.hint or "")
-        with pytest.raises(ExportError, match=r"--method script|data-dependent"):
-            _export(DataDependent(), torch.ones(3), repo=repo, name="mlp", format=fmt, next=True)
+    with pytest.raises(ExportError, match=r"data-dependent"):
+        _export(DataDependent(), torch.ones(3), repo=repo, name="flow", next=True)
     assert snapshot(repo.parent) == before
-    result = _export(DataDependent(), torch.ones(3), repo=repo, name="flow", method="script")
     loaded = torch.jit.load(str(result.artifact))
     assert loaded(torch.ones(3)).tolist() == [2.0, 2.0, 2.0]
     assert loaded(-torch.ones(3)).tolist() == [-2.0, -2.0, -2.0]
@@ -249,7 +249,7 @@ def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.Ca
     """A real small filesystem (tmpfs of 256 KiB) that a 1 MB model cannot fit in."""
     import torch
 
-    from export_support import MLP, Wide
+    from export_support import MLP, HeavyMLP, Wide
 
     mount = tmp_path / "small"
     require(_mount_tmpfs(mount, "256k"), "mounting a tmpfs", "run the tests as root (CI does)")
@@ -257,9 +257,14 @@ def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.Ca
         repo = init_repository(mount / "model_repository").repository
         _export(MLP(), torch.randn(1, 16), repo=repo, name="mlp")
         before = snapshot(mount)
-        for kwargs in ({"name": "wide"}, {"name": "mlp", "next": True}, {"name": "wide", "format": "onnx"}):
+        cases = [
+            (Wide(), torch.randn(1, 512), {"name": "wide"}),
+            (Wide(), torch.randn(1, 512), {"name": "wide", "format": "onnx"}),
+            (HeavyMLP(), torch.randn(1, 16), {"name": "mlp", "next": True}),  # a new version of a model
+        ]
+        for model, example, kwargs in cases:
             with pytest.raises(ExportError, match="no space left") as info:
-                _export(Wide(), torch.randn(1, 512), repo=repo, **kwargs)
+                _export(model, example, repo=repo, **kwargs)
             assert "unchanged" in (info.value.hint or "")
             assert snapshot(mount) == before
         torch.save(Wide(), tmp_path / "wide.pt")
@@ -421,3 +426,45 @@ def test_export_help_does_not_import_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--example-input" in done.stdout and done.stdout.strip().endswith("NO-TORCH")
+
+
+def test_notebook_use_keeps_the_module_training_mode(repo: Path) -> None:
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))
+    model.train()
+    result = _export(model, torch.randn(2, 4), repo=repo, name="drop", max_batch_size=2)
+    assert model.training and all(m.training for m in model.modules())
+    assert result.max_abs_diff < 1e-6  # exported in eval mode: dropout off, so the proof holds
+    import tritonkit
+
+    assert tritonkit.export_model is type(tritonkit).__getattribute__(tritonkit, "export_model")
+    assert tritonkit.ExportResult is type(result)
+
+
+def test_cli_second_example_versions_and_force(cli_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Path("seq.py").write_text(textwrap.dedent(
+        """
+        import torch
+
+        class Pool(torch.nn.Module):
+            def forward(self, x):
+                return x.cumsum(dim=1)
+        """
+    ))  # fmt: skip
+    base = ["export", "seq.py:Pool", "--name", "seq", "-e", "fp32:1,5", "--second-example-input", "fp32:1,9"]
+    assert run(base) == 0
+    out = capsys.readouterr().out
+    assert "input  INPUT__0: FP32 [1, -1]" in out and "output OUTPUT__0: FP32 [1, -1]" in out
+    assert run(base) == 2 and "already exists" in capsys.readouterr().err
+    assert run([*base, "--next"]) == 0 and (cli_repo / "seq" / "2" / "model.pt").is_file()
+    before = snapshot(cli_repo)
+    assert run([*base, "--version", "7", "--format", "onnx"]) == 2  # versions 1, 2 are TorchScript
+    assert "would leave those unloadable" in capsys.readouterr().err
+    assert run(["export", "seq.py:Pool", "--name", "seq", "-e", "fp32:1,5", "--next"]) == 2  # dims differ
+    assert "differ from the config" in capsys.readouterr().err
+    assert snapshot(cli_repo) == before
+    assert run([*base, "--version", "7"]) == 0
+    assert run([*base, "--version", "1", "--force"]) == 0
+    assert sorted(p.name for p in (cli_repo / "seq").iterdir() if p.is_dir()) == ["1", "2", "7"]
+    assert run(["export", "seq.py:Pool", "--name", "seq_onnx", "-e", "fp32:1,5", "-f", "onnx"]) == 0

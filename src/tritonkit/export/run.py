@@ -7,12 +7,13 @@ goes through `repository.staged_dir` or an atomic file write, and a failure rest
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from tritonkit.errors import ExportError, RepositoryError, UsageError
 from tritonkit.export import convert, proof
@@ -31,7 +32,7 @@ from tritonkit.export.tensors import (
 from tritonkit.golden import GOLDEN_FILE, GoldenSample, save_golden
 from tritonkit.project import load_project
 from tritonkit.render import render_config
-from tritonkit.repository import CONFIG_FILE, next_version, staged_dir, write_text_atomic
+from tritonkit.repository import CONFIG_FILE, is_version_name, next_version, staged_dir, write_text_atomic
 from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
 
 DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
@@ -54,6 +55,10 @@ class ExportResult:
     @property
     def max_abs_diff(self) -> float:
         return max((c.max_abs_diff for c in self.proof), default=0.0)
+
+
+def list_versions(model_dir: Path) -> list[int]:
+    return [int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version_name(p.name)]
 
 
 def _choose_version(model_dir: Path, version: int | None, use_next: bool, force: bool) -> int:
@@ -144,6 +149,35 @@ def _outputs_by_name(items: list[tuple[str | None, Any]], names: list[str]) -> d
     return {n: to_numpy(v) for n, (_, v) in zip(names, items, strict=False)}
 
 
+def _signature(spec: ModelSpec) -> list[tuple[str, str, str, list[int]]]:
+    return [
+        (k, t.name, t.data_type, t.dims) for k, ts in (("in", spec.inputs), ("out", spec.outputs)) for t in ts
+    ]
+
+
+def _check_other_versions(recorded: ModelSpec | None, spec: ModelSpec, model_dir: Path) -> None:
+    """One config serves every version: refuse a new version that the others' files would not fit."""
+    if recorded is None or not model_dir.is_dir():
+        return
+    others = sorted(v for v in list_versions(model_dir) if v != spec.version)
+    if not others:
+        return
+    listed = ", ".join(map(str, others))
+    hint = "export under another --name, or remove the other version folders first"
+    if recorded.backend != spec.backend:
+        raise RepositoryError(
+            f"model {spec.name!r} is {recorded.backend} (versions {listed}); a {spec.backend} version would "
+            "leave those unloadable under the one config",
+            hint=hint,
+        )
+    if _signature(recorded) != _signature(spec) or recorded.max_batch_size != spec.max_batch_size:
+        raise RepositoryError(
+            f"model {spec.name!r}: this export's inputs/outputs or max_batch_size differ from the config "
+            f"that versions {listed} are served with",
+            hint=hint,
+        )
+
+
 @contextlib.contextmanager
 def _restoring(paths: list[Path]) -> Iterator[None]:
     """Put the listed files back as they were (or remove them) if the block fails."""
@@ -162,6 +196,27 @@ def _restoring(paths: list[Path]) -> Iterator[None]:
         raise
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_training_mode(func: Callable[P, R]) -> Callable[P, R]:
+    """Export in eval mode, then give the caller's module back in the mode it was in (notebooks)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        model = args[0] if args else kwargs.get("model")
+        training = getattr(model, "training", None)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if isinstance(training, bool) and hasattr(model, "train"):
+                model.train(training)
+
+    return wrapper
+
+
+@_keeps_training_mode
 def export_model(
     model: Any,
     example_inputs: Any,
@@ -361,6 +416,7 @@ def export_model(
         return results
 
     project = load_project(repository)
+    _check_other_versions(project.model(name), spec, model_dir)
     project.upsert(spec)
     spec_text = project.to_yaml()
     created = not model_dir.exists()
