@@ -199,6 +199,13 @@ def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo
     loaded = torch.jit.load(str(result.artifact))
     assert loaded(torch.ones(3)).tolist() == [2.0, 2.0, 2.0]
     assert loaded(-torch.ones(3)).tolist() == [-2.0, -2.0, -2.0]
+    onnx = _export(
+        DataDependent(), torch.ones(3), repo=repo, name="flow_onnx", method="script", format="onnx"
+    )
+    import onnxruntime as ort
+
+    (got,) = ort.InferenceSession(str(onnx.artifact)).run(None, {"INPUT__0": -np.ones(3, dtype=np.float32)})
+    assert got.tolist() == [-2.0, -2.0, -2.0]
 
 
 def test_complex_output_is_refused(repo: Path) -> None:
