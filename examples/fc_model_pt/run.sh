@@ -13,6 +13,7 @@ HTTP_PORT="${HTTP_PORT:-8000}"
 GRPC_PORT="${GRPC_PORT:-8001}"
 METRICS_PORT="${METRICS_PORT:-8002}"
 REPO="$WORKDIR/model_repository"
+SERVER_NAME="${SERVER_NAME:-tritonkit-demo-$$}"
 SERVER_STARTED=0
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -21,7 +22,7 @@ cleanup() {
   status=$?
   if [ "$SERVER_STARTED" = 1 ]; then
     if [ "$status" != 0 ]; then echo "(failed: stopping the server)" >&2; fi
-    tritonkit stop >/dev/null 2>&1 || true
+    tritonkit stop "$SERVER_NAME" >/dev/null 2>&1 || true
   fi
   exit "$status"
 }
@@ -46,7 +47,7 @@ tritonkit validate "$REPO"
 
 step "4/7 serve: the real Triton server from the nvidia-pytriton wheel, in the background"
 SERVER_STARTED=1
-tritonkit serve --local --detach --repo "$REPO" \
+tritonkit serve --local --detach --repo "$REPO" --name "$SERVER_NAME" \
   --http-port "$HTTP_PORT" --grpc-port "$GRPC_PORT" --metrics-port "$METRICS_PORT"
 
 step "5/7 infer over HTTP: types, shapes and the batch dim come from the server"
@@ -58,7 +59,7 @@ tritonkit infer fc_model_pt --protocol grpc --url "localhost:$GRPC_PORT" --rando
 tritonkit test --repo "$REPO" --url "localhost:$HTTP_PORT"
 
 step "7/7 stop"
-tritonkit stop
+tritonkit stop "$SERVER_NAME"
 SERVER_STARTED=0
 echo
 echo "done: the repository is in $REPO"

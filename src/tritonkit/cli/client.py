@@ -42,7 +42,7 @@ def _format_array(value: NDArray[Any], limit: int = 12) -> str:
         text = "[" + ", ".join(repr(i) for i in items) + (", ..." if flat.size > limit else "") + "]"
         return text
     with np.printoptions(precision=5, suppress=True, threshold=limit, edgeitems=3, linewidth=100):
-        return np.array2string(value, separator=", ").replace("\n", " ")
+        return " ".join(np.array2string(value, separator=", ").split())
 
 
 def _jsonable(value: NDArray[Any]) -> Any:
@@ -274,7 +274,7 @@ def bench(
         line = f"[{done}/{total}] {what}"
         if tty:
             typer.echo("\r\033[K" + line, err=True, nl=False)
-        elif done > 0 or total == 0:
+        elif " infer/s" in what:  # in a log, only the finished points
             echo(line, err=True)
 
     if sweep:
