@@ -193,7 +193,11 @@ def wait_ready(
     elapsed = time.monotonic() - start
     models: list[ModelState] = []
     if live:
-        models = model_states(http_url, expected_models if not ready else (), read_log() if not ready else "")
+        # Ready can still hide a model: one whose config did not parse is absent from the server.
+        models = model_states(http_url, expected_models)
+        if not ready or any(not m.ready for m in models):
+            ready = False
+            models = model_states(http_url, expected_models, read_log())
     elif expected_models:
         models = model_states(None, expected_models, read_log())
     return Readiness(ready=ready, live=live, models=models, elapsed=elapsed, fatal=fatal_line)
