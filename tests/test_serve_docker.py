@@ -1,0 +1,128 @@
+"""`tritonkit serve` through the Docker SDK, on a private dockerd, with a local CPU image of the real server.
+
+The image is tagged as the default NGC image, so the default path (no --image) runs without a pull.
+Every test checks that no container carrying tritonkit's label is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serve_support import (
+    Engine,
+    break_config,
+    cli,
+    cpu_image,  # noqa: F401  (session fixture)
+    docker_engine,  # noqa: F401  (session fixture)
+    http_url_from,
+    infer_add_sub,
+    interrupt,
+    managed_containers,
+    scaffold_add_sub,
+    serve_foreground,
+)
+
+pytestmark = pytest.mark.docker
+
+FREE_PORTS = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
+
+
+@pytest.fixture
+def engine(docker_engine: Engine, cpu_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:  # noqa: F811
+    """The private engine for this test's CLI runs; asserts the test left no tritonkit container behind."""
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.docker_host)
+    monkeypatch.delenv("NGC_API_KEY", raising=False)
+    monkeypatch.delenv("TRITONKIT_IMAGE", raising=False)
+    monkeypatch.delenv("TRITONKIT_TAG", raising=False)
+    yield docker_engine
+    left = managed_containers(docker_engine)
+    for name in left:
+        docker_engine.client.containers.get(name).remove(force=True)  # type: ignore[attr-defined]
+    assert left == [], f"containers left behind: {left}"
+
+
+def test_serve_detach_infer_status_stop(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    started = cli("serve", str(repo), "--detach", "--name", "dk1", *FREE_PORTS)
+    assert started.returncode == 0, started.stderr
+    assert "model add_sub v1: READY" in started.stdout
+    http = http_url_from(started.stdout)
+    try:
+        assert infer_add_sub(http) == {"OUTPUT0": [1.0, 2.0, 3.0, 4.0], "OUTPUT1": [0.5, 0.5, 0.5, 0.5]}
+        (row,) = json.loads(cli("status", "--json").stdout)
+        assert row["name"] == "dk1" and row["kind"] == "docker" and row["ready"] is True
+        assert row["http"] == http and row["repository"] == str(repo)
+        container = engine.client.containers.get("dk1")  # type: ignore[attr-defined]
+        config = container.attrs["HostConfig"]
+        (mount,) = config["Mounts"]
+        assert (mount["Source"], mount["Target"], mount["ReadOnly"]) == (str(repo), "/models", True)
+        assert config["ShmSize"] == 1024**3
+        assert "Started HTTPService" in cli("logs", "dk1").stdout
+    finally:
+        stopped = cli("stop", "dk1")
+    assert stopped.returncode == 0, stopped.stderr
+    assert managed_containers(engine) == []
+
+
+def test_serve_foreground_sigint_removes_the_container(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    process, output = serve_foreground([str(repo), "--name", "dkfg", *FREE_PORTS])
+    try:
+        assert infer_add_sub(http_url_from(output))["OUTPUT0"] == [1.0, 2.0, 3.0, 4.0]
+        assert managed_containers(engine) == ["dkfg"]
+    finally:
+        code, rest = interrupt(process)
+    assert code == 130
+    assert "stopped and removed dkfg" in rest
+    assert managed_containers(engine) == []
+
+
+def test_broken_model_reason_and_exit_3(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    break_config(repo)
+    result = cli("serve", str(repo), "--timeout", "60", *FREE_PORTS)
+    assert result.returncode == 3
+    assert "add_sub" in result.stderr and "6:1" in result.stderr and "bogus_field" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_image_that_cannot_be_pulled(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    result = cli("serve", str(repo), "--tag", "0.0", *FREE_PORTS)
+    assert result.returncode == 3
+    assert "nvcr.io/nvidia/tritonserver:0.0-py3 is not present and cannot be pulled" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gpu_request_without_nvidia_runtime(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    result = cli("serve", str(repo), "--gpus", "1", *FREE_PORTS)
+    assert result.returncode == 3
+    assert "NVIDIA container runtime" in result.stderr
+    assert "--gpus 0" in result.stderr
+    all_containers = engine.client.containers.list(all=True)  # type: ignore[attr-defined]
+    assert all_containers == []
+
+
+def test_port_in_use_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = cli("serve", str(repo), "--http-port", str(port), "--grpc-port", "0", "--metrics-port", "0")
+    assert result.returncode == 3
+    assert f"port {port} (--http-port) is already in use" in result.stderr
+
+
+def test_no_engine_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    repo = scaffold_add_sub(tmp_path)
+    result = cli("serve", str(repo), *FREE_PORTS)
+    assert result.returncode == 3
+    assert "cannot reach the Docker engine" in result.stderr and "--local" in result.stderr
