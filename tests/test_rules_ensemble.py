@@ -61,6 +61,7 @@ BAD = [
     ("ensemble.no-steps", ensemble(steps=[]), {}),
     ("ensemble.unknown-model", ensemble(steps=[step("nope", {"a": "IN"}, {"b": "OUT"})]), {}),
     ("ensemble.missing-version", ensemble(steps=[step("p", {"a": "IN"}, {"b": "OUT"}, version=3)]), {}),
+    ("ensemble.missing-version", ensemble(steps=[step("p", {"a": "IN"}, {"b": "OUT"}, version=0)]), {}),
     ("ensemble.step-map", ensemble(steps=['{ model_name: "p" output_map { key: "b" value: "OUT" } }']), {}),
     ("ensemble.unused-input", ensemble(steps=[step("p", {"a": "mid2"}, {"b": "OUT"})]), {}),
     ("ensemble.tensor-not-produced", ensemble(steps=[step("p", {"a": "ghost"}, {"b": "OUT"})]), {}),
@@ -73,7 +74,6 @@ BAD = [
     ("ensemble.type-mismatch", ensemble(), {"q": member("q", in_type="TYPE_INT32")}),
     ("ensemble.shape-mismatch", ensemble(), {"q": member("q", out_dims="5")}),
     ("ensemble.max-batch-size", ensemble(mbs=16), {}),
-    ("ensemble.max-batch-size", ensemble(), {"q": member("q", mbs=0)}),
 ]  # fmt: skip
 
 
@@ -83,6 +83,20 @@ def test_ensemble_rule_fails(tmp_path: Path, rule: str, ens: str, members: dict[
     found = only(report, rule)
     assert found and found[0].severity == "error" and found[0].model == "e", report.findings
     assert found[0].line is not None
+
+
+def test_batching_ensemble_over_a_non_batching_member_is_a_warning(tmp_path: Path) -> None:
+    # The real server loads it; requests with a batch above 1 then fail in that step.
+    report = validate(repo_with(tmp_path, ensemble(), q=member("q", mbs=0)))
+    assert rules(report) == {"ensemble.max-batch-size"} and rules(report, "warning") == {
+        "ensemble.max-batch-size"
+    }
+
+
+def test_unset_model_version_means_version_0(tmp_path: Path) -> None:
+    steps = ['{ model_name: "p" input_map { key: "a" value: "IN" } output_map { key: "b" value: "OUT" } }']
+    [finding] = only(validate(repo_with(tmp_path, ensemble(steps=steps))), "ensemble.missing-version")
+    assert "left unset is 0" in finding.message and "-1" in (finding.hint or "")
 
 
 def test_scheduling_on_a_non_ensemble(tmp_path: Path) -> None:
@@ -111,7 +125,11 @@ def test_cycles_between_ensembles(tmp_path: Path) -> None:
     write_model(repo, "e2", ensemble("e2", steps=[step("e1", {"IN": "IN"}, {"OUT": "OUT"})]))
     write_model(repo, "self", ensemble("self", steps=[step("self", {"IN": "IN"}, {"OUT": "OUT"})]))
     cycles = only(validate(repo), "ensemble.cycle")
-    assert sorted(f.message.split(": ")[1] for f in cycles) == ["e1 -> e2 -> e1", "self -> self"]
+    assert sorted(f.message.split(": ")[1] for f in cycles) == [
+        "e1 -> e2 -> e1",
+        "e2 -> e1 -> e2",
+        "self -> self",
+    ]
     write_model(repo, "e2", ensemble("e2", steps=[step("p", {"a": "IN"}, {"b": "OUT"})]))
     write_model(repo, "self", ensemble("self", steps=[step("e2", {"IN": "IN"}, {"OUT": "OUT"})]))
     assert validate(repo).findings == []

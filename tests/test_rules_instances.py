@@ -31,10 +31,14 @@ GOOD = [
 ]
 
 
+# What the real server still loads is a warning (see test_validate_agreement.py).
+WARNINGS = {"instances.bad-count", "instances.duplicate-name"}
+
+
 @pytest.mark.parametrize(("rule", "extra"), BAD, ids=[r for r, _ in BAD])
 def test_instance_rule_fails(tmp_path: Path, rule: str, extra: str) -> None:
     report = single_model(tmp_path, cfg(extra=extra))
-    assert rule in rules(report, "error"), report.findings
+    assert rule in rules(report, "warning" if rule in WARNINGS else "error"), report.findings
     assert all(f.line == 6 for f in report.findings)
 
 

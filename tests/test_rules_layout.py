@@ -34,14 +34,17 @@ def test_no_version_folder(tmp_path: Path) -> None:
 
 
 def test_leading_zero_versions(tmp_path: Path) -> None:
+    # Triton ignores "01" ("ignore version directory '01' which contains leading zeros").
     repo = tmp_path / "repo"
     write_model(repo, "m", cfg(), versions=(1,))
     os.rename(repo / "m" / "1", repo / "m" / "01")
-    [finding] = only(validate(repo), "layout.version-leading-zero")
-    assert finding.severity == "warning"
+    report = validate(repo)
+    assert rules(report, "warning") == {"layout.version-leading-zero"}
+    assert rules(report, "error") == {"layout.no-version"}
     (repo / "m" / "1").mkdir()
     (repo / "m" / "1" / "model.py").write_text(MODEL_PY)
-    assert "layout.version-leading-zero" in rules(validate(repo), "error")  # 01 and 1 clash
+    report = validate(repo)
+    assert report.ok and rules(report) == {"layout.version-leading-zero"}
     (repo / "m" / "01" / "model.py").unlink()
     (repo / "m" / "01").rmdir()
     assert validate(repo).findings == []
@@ -106,9 +109,15 @@ def test_version_policy_versions_must_exist(tmp_path: Path) -> None:
     policy = "version_policy: { specific: { versions: [ 1, 3 ] } }"
     write_model(repo, "m", cfg(extra=policy), versions=(1, 2))
     [finding] = only(validate(repo), "layout.missing-policy-version")
-    assert "3" in finding.message and finding.line == 6
+    # Triton loads version 1 and skips 3: a warning; with none of them present, an error.
+    assert "3" in finding.message and finding.line == 6 and finding.severity == "warning"
+    write_model(repo, "n", cfg("n", extra="version_policy: { specific: { versions: [ 3 ] } }"), versions=(1,))
+    assert [f.severity for f in only(validate(repo), "layout.missing-policy-version") if f.model == "n"] == [
+        "error"
+    ]
     write_model(repo, "m", cfg(extra=policy), versions=(1, 2, 3))
-    assert validate(repo).ok
+    write_model(repo, "n", cfg("n", extra="version_policy: { specific: { versions: [ 3 ] } }"), versions=(3,))
+    assert validate(repo).findings == []
 
 
 def test_latest_policy_checks_only_loaded_versions(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ class ModelContext:
     text: str | None = None
     config: Any = None  # inference.ModelConfig, None when absent or unparsable
     versions: dict[int, Path] = field(default_factory=dict)
-    version_names: dict[int, list[str]] = field(default_factory=dict)  # "01" and "1" both -> 1
+    leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
     other_dirs: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
     _positions: dict[str, int] | None = None
@@ -159,11 +159,10 @@ def scan_model(path: Path, name: str) -> ModelContext:
                 model.broken_links.append(entry_name)
             continue
         if is_version_name(entry_name):
-            number = int(entry_name)
-            model.version_names.setdefault(number, []).append(entry_name)
-            # "1" wins over "01" when both exist (that clash is a finding of its own)
-            if number not in model.versions or entry_name == str(number):
-                model.versions[number] = Path(entry.path)
+            if entry_name != "0" and entry_name.startswith("0"):
+                model.leading_zero_dirs.append(entry_name)  # Triton ignores "01": not a version
+            else:
+                model.versions[int(entry_name)] = Path(entry.path)
         elif not entry_name.startswith("."):
             model.other_dirs.append(entry_name)
     return model

@@ -167,7 +167,7 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
         elif name in inputs:
             findings.append(
                 model.finding(
-                    "error",
+                    "warning",  # Triton loads it; the batcher's value and the client's then compete
                     "batching.sequence-control-duplicate",
                     f"control tensor {name!r} is also declared as a model input",
                     path,

@@ -139,7 +139,9 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
 
 
 def _full_shape(config: Any, dims: list[int]) -> list[int]:
-    return [-1, *dims] if config.max_batch_size > 0 else dims
+    # Triton compares the dims without the batch dimension (it loads an ensemble that batches over a
+    # member that does not, and the other way round), so the batch dim is left out here too.
+    return dims
 
 
 def _compatible(a: list[int], b: list[int]) -> bool:
@@ -179,13 +181,15 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
                 )
             )
             continue
-        if step.model_version > 0 and member.versions and step.model_version not in member.versions:
+        # model_version defaults to 0, which means version 0, not the latest (-1).
+        if step.model_version >= 0 and member.versions and step.model_version not in member.versions:
             findings.append(
                 model.finding(
                     "error",
                     "ensemble.missing-version",
-                    f"step {index} asks for version {step.model_version} of {name!r}, which has versions "
-                    f"{sorted(member.versions)}",
+                    f"step {index} asks for version {step.model_version} of {name!r}"
+                    + (" (model_version left unset is 0, not the latest)" if step.model_version == 0 else "")
+                    + f", which has versions {sorted(member.versions)}",
                     f"{path}.model_version",
                     path,
                     hint="use model_version: -1 for the latest version",
@@ -194,7 +198,19 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
         member_config = member.config
         if member_config is None:
             continue  # its own findings say why
-        if config.max_batch_size > member_config.max_batch_size:
+        if member_config.max_batch_size == 0 and config.max_batch_size > 0:
+            # Triton loads this; requests with a batch larger than 1 then fail in that step.
+            findings.append(
+                model.finding(
+                    "warning",
+                    "ensemble.max-batch-size",
+                    f"the ensemble batches (max_batch_size {config.max_batch_size}) but its member {name!r} "
+                    "does not, so only batch size 1 works",
+                    "max_batch_size",
+                    hint=f"give {name!r} a max_batch_size, or set the ensemble's to 0",
+                )
+            )
+        elif config.max_batch_size > member_config.max_batch_size:
             findings.append(
                 model.finding(
                     "error",
@@ -283,8 +299,7 @@ def _consistent(
             model.finding(
                 "error",
                 "ensemble.shape-mismatch",
-                f"ensemble tensor {tensor!r} has shape {first[1]} in {first[2]} but {shape} in {source} "
-                "(full shapes, batch dim included)",
+                f"ensemble tensor {tensor!r} has dims {first[1]} in {first[2]} but {shape} in {source}",
                 *where,
                 hint="make the dims agree; -1 matches any size",
             )
@@ -314,23 +329,23 @@ def check_cycles(repo: RepositoryContext) -> list[Finding]:
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
-                    start = min(cycle)
-                    at = cycle.index(start)
-                    ordered = cycle[at:] + cycle[:at]
-                    model = repo.models[start]
-                    step = [str(s.model_name) for s in model.config.ensemble_scheduling.step].index(
-                        ordered[1] if len(ordered) > 1 else start
-                    )
-                    findings.append(
-                        model.finding(
-                            "error",
-                            "ensemble.cycle",
-                            "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
-                            f"{_step_path(step)}.model_name",
-                            _step_path(step),
-                            hint="an ensemble cannot contain itself, directly or through other ensembles",
+                    # Every ensemble of the cycle fails to load: one finding each, the cycle from it.
+                    for at, start in enumerate(cycle):
+                        ordered = cycle[at:] + cycle[:at]
+                        model = repo.models[start]
+                        step = [str(s.model_name) for s in model.config.ensemble_scheduling.step].index(
+                            ordered[1] if len(ordered) > 1 else start
                         )
-                    )
+                        findings.append(
+                            model.finding(
+                                "error",
+                                "ensemble.cycle",
+                                "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
+                                f"{_step_path(step)}.model_name",
+                                _step_path(step),
+                                hint="an ensemble cannot contain itself, directly or through other ensembles",
+                            )
+                        )
             elif state.get(nxt) is None:
                 visit(nxt)
         stack.pop()

@@ -33,7 +33,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if group.count < 0:
             findings.append(
                 model.finding(
-                    "error",
+                    "warning",  # Triton loads it with its default count instead
                     "instances.bad-count",
                     f"{label} has count {group.count}; it must be >= 1",
                     f"{path}.count",
@@ -81,7 +81,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             if group.name in names:
                 findings.append(
                     model.finding(
-                        "error",
+                        "warning",  # Triton loads it; its logs and metrics then mix the two groups
                         "instances.duplicate-name",
                         f"instance group name {group.name!r} is used twice",
                         f"{path}.name",

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from tritonkit.validate import ModelContext, RepositoryContext
 
 WILDCARD = -1
-_BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32", "TYPE_INT64")
+_BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32")  # what Triton 2.51 accepts
 
 
 @functools.cache
@@ -62,11 +62,13 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             findings.extend(_check_tensor(model, kind, path, tensor, max_batch, platform))
             name = str(tensor.name)
             if name and name in seen:
+                # Triton loads it, but a request or response can carry only one tensor of a name.
                 findings.append(
                     model.finding(
-                        "error",
+                        "warning",
                         "io.duplicate-name",
-                        f"{kind} name {name!r} is used twice ({kind} {seen[name]} and {index})",
+                        f"{kind} name {name!r} is used twice ({kind} {seen[name]} and {index}); only one "
+                        "tensor of that name can travel",
                         f"{path}.name",
                         path,
                         hint="give every input and output its own name",
@@ -281,7 +283,7 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
                     "error",
                     "io.batch-input-type",
                     f"{path} has data_type {type_name(batch_input.data_type)}; batch inputs are "
-                    "TYPE_FP32, TYPE_INT32 or TYPE_INT64",
+                    "TYPE_INT32 or TYPE_FP32",
                     f"{path}.data_type",
                     path,
                 )
@@ -302,7 +304,7 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
             if target in inputs or target in targets:
                 findings.append(
                     model.finding(
-                        "error",
+                        "warning",  # Triton loads it; which tensor the model then gets is unclear
                         "io.batch-input-target",
                         f"{path} target {target!r} collides with "
                         + ("a model input" if target in inputs else "another batch input"),

@@ -121,11 +121,13 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         return findings
     loaded, missing = selected_versions(model)
     if missing:
+        # Triton loads the versions that exist, and fails only when none of them does.
         findings.append(
             model.finding(
-                "error",
+                "warning" if loaded else "error",
                 "layout.missing-policy-version",
-                f"version_policy names version(s) {', '.join(map(str, missing))} but no such folder exists",
+                f"version_policy names version(s) {', '.join(map(str, missing))} but no such folder exists"
+                + ("" if loaded else "; Triton will not load the model"),
                 "version_policy[0].specific[0].versions",
                 "version_policy",
                 hint=f"create {', '.join(f'{name}/{v}/' for v in missing)} or fix version_policy",
@@ -166,19 +168,18 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 def _version_folders(model: ModelContext) -> list[Finding]:
     findings: list[Finding] = []
-    for number, names in sorted(model.version_names.items()):
-        for folder in names:
-            if folder != str(number):
-                findings.append(
-                    model.finding(
-                        "warning" if len(names) == 1 else "error",
-                        "layout.version-leading-zero",
-                        f"version folder {folder!r} has leading zeros; Triton reads it as version {number}"
-                        + (f", the same as {str(number)!r}" if len(names) > 1 else ""),
-                        file=str(model.path / folder),
-                        hint=f"rename it to {number}",
-                    )
-                )
+    for folder in sorted(model.leading_zero_dirs):
+        number = int(folder)
+        findings.append(
+            model.finding(
+                "warning",
+                "layout.version-leading-zero",
+                f"version folder {folder!r} has leading zeros, so Triton ignores it"
+                + (f" (version {number} is folder {str(number)!r})" if number in model.versions else ""),
+                file=str(model.path / folder),
+                hint=f"rename it to {number}" if number not in model.versions else "remove it",
+            )
+        )
     for other in model.other_dirs:
         if any(c.isdigit() for c in other) and other != "__pycache__":
             findings.append(
