@@ -134,6 +134,21 @@ def test_second_example_marks_changing_dims_variable_without_batching(repo: Path
     assert result.spec.inputs[0].dims == [1, -1] and result.spec.outputs[0].dims == [1, 8]
 
 
+def test_second_example_may_have_another_batch_size(repo: Path) -> None:
+    import torch
+
+    from export_support import TokenEmbedding
+
+    result = _export(
+        TokenEmbedding(), torch.randint(0, 100, (2, 7)), repo=repo, name="tok", max_batch_size=4,
+        second_example=torch.randint(0, 100, (3, 9)), format="onnx",
+    )  # fmt: skip
+    assert result.spec.inputs[0].dims == [-1] and result.spec.outputs[0].dims == [8]
+    with pytest.raises(UsageError, match="batch size 5 of the second example is above"):
+        _export(TokenEmbedding(), torch.randint(0, 100, (2, 7)), repo=repo, name="t2", max_batch_size=4,
+                second_example=torch.randint(0, 100, (5, 9)))  # fmt: skip
+
+
 def test_dynamic_dims_by_name_and_name_overrides(repo: Path) -> None:
     import torch
 

@@ -8,34 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from tritonkit.errors import ExportError, RepositoryError, UsageError
 from tritonkit.export import convert, proof
-from tritonkit.export.examples import Examples, normalize_examples
-from tritonkit.export.tensors import (
-    Shapes,
-    config_dims,
-    default_input_names,
-    default_output_names,
-    flatten_outputs,
-    pick_names,
-    tensor_specs,
-    to_numpy,
-    triton_type,
-)
-from tritonkit.golden import GOLDEN_FILE, GoldenSample, save_golden
+from tritonkit.export.plan import DynamicDims, ExportPlan, plan_export
+from tritonkit.golden import GOLDEN_FILE, save_golden
 from tritonkit.project import load_project
-from tritonkit.render import render_config
 from tritonkit.repository import CONFIG_FILE, is_version_name, next_version, staged_dir, write_text_atomic
 from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
-
-DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
 
 
 @dataclass
@@ -75,78 +60,6 @@ def _choose_version(model_dir: Path, version: int | None, use_next: bool, force:
             hint=f"use --next (version {next_version(model_dir)}), --version N, or --force to replace it",
         )
     return chosen
-
-
-def _dynamic_axes(dynamic: DynamicDims, names: list[str], ranks: list[int]) -> list[set[int]]:
-    """Per input, the config axes asked to be variable: "all", or {name or index: [axes]}."""
-    if dynamic is None:
-        return [set() for _ in names]
-    if isinstance(dynamic, str):
-        if dynamic != "all":
-            raise UsageError(
-                f"bad --dynamic-dims {dynamic!r}", hint="use 'all' or NAME:AXES such as INPUT__0:0"
-            )
-        return [set(range(r)) for r in ranks]
-    axes: list[set[int]] = [set() for _ in names]
-    for key, values in dynamic.items():
-        positional = re.fullmatch(r"(?:INPUT__)?(\d+)", str(key))
-        if key in names:
-            index = names.index(str(key))
-        elif isinstance(key, int) or positional:  # an index, or the INPUT__i name it would have had
-            index = int(key) if isinstance(key, int) else int(positional.group(1))  # type: ignore[union-attr]
-        else:
-            raise UsageError(f"--dynamic-dims names no input {key!r}", hint=f"inputs are {', '.join(names)}")
-        if not 0 <= index < len(names):
-            raise UsageError(f"--dynamic-dims: no input #{index}")
-        axes[index] |= {int(a) for a in values}
-    return axes
-
-
-def _grow(example: Any, tensor_axes: set[int]) -> Any:
-    """A fresh tensor like `example`, one larger along `tensor_axes` (values in the example's range)."""
-    shape = [s + 1 if i in tensor_axes else s for i, s in enumerate(example.shape)]
-    return _random_like(example, shape)
-
-
-def _random_like(example: Any, shape: Sequence[int] | None = None) -> Any:
-    import torch
-
-    shape = list(example.shape) if shape is None else list(shape)
-    gen = torch.Generator().manual_seed(1)
-    if example.dtype == torch.bool:
-        return torch.randint(0, 2, shape, generator=gen).bool()
-    if example.dtype.is_floating_point:
-        return torch.randn(shape, generator=gen).to(example.dtype)
-    if example.numel() == 0:
-        return torch.zeros(shape, dtype=example.dtype)
-    low, high = int(example.min()), int(example.max()) + 1  # stay in range (token ids, class ids)
-    return torch.randint(low, high, shape, generator=gen, dtype=example.dtype)
-
-
-def _rebatch(tensors: tuple[Any, ...], size: int) -> tuple[Any, ...]:
-    """The same rows, repeated to make a batch of `size`."""
-    import torch
-
-    return tuple(t[torch.arange(size) % t.shape[0]] for t in tensors)
-
-
-def _eager(model: Any, tensors: tuple[Any, ...], label: str) -> list[tuple[str | None, Any]]:
-    import torch
-
-    try:
-        with torch.no_grad():
-            result = model(*tensors)
-    except Exception as exc:
-        shapes = ", ".join(f"{t.dtype}{list(t.shape)}".replace("torch.", "") for t in tensors)
-        raise ExportError(
-            f"the model raised on {label} ({shapes}): {type(exc).__name__}: {str(exc).strip()[:300]}",
-            hint="check the example inputs' types and shapes against forward()",
-        ) from exc
-    return flatten_outputs(result)
-
-
-def _outputs_by_name(items: list[tuple[str | None, Any]], names: list[str]) -> dict[str, Any]:
-    return {n: to_numpy(v) for n, (_, v) in zip(names, items, strict=False)}
 
 
 def _signature(spec: ModelSpec) -> list[tuple[str, str, str, list[int]]]:
@@ -194,6 +107,44 @@ def _restoring(paths: list[Path]) -> Iterator[None]:
                     tmp.write_bytes(data)
                     tmp.replace(path)
         raise
+
+
+def build_and_prove(plan: ExportPlan, folder: Path) -> list[proof.ProofCase]:
+    """Save the artifact into `folder`, reload it, and check it against every planned case."""
+    path = folder / plan.artifact_name
+    spec = plan.spec
+    if plan.fmt == "torchscript":
+        source = plan.model
+        if plan.method == "trace" and plan.output_keys:
+            source = convert.tuple_outputs(plan.model, plan.arg_names, plan.output_keys)
+        convert.save_torchscript(source, plan.example, plan.method, path)
+        runner = proof.torchscript_runner(path, spec)
+    else:
+        convert.save_onnx(
+            plan.model,
+            plan.example,
+            plan.method,
+            path,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[t.name for t in spec.outputs],
+            dynamic_axes=plan.onnx_dynamic_axes,
+        )
+        runner = proof.onnx_runner(path, spec)
+    results = [
+        proof.compare(c.label, runner, c.inputs, c.expected, spec, rtol=plan.rtol, atol=plan.atol)
+        for c in plan.cases
+    ]
+    bad = [r for r in results if not r.ok]
+    if bad:
+        hint = "the trace does not generalise: use --method script" if plan.method == "trace" else None
+        if bad[0].label.startswith("the example"):
+            hint = "loosen --rtol/--atol if the difference is numerical noise"
+        raise ExportError(
+            f"the saved artifact disagrees with the eager model on {bad[0].label}: "
+            f"max abs diff {bad[0].max_abs_diff:.3g} (rtol {plan.rtol}, atol {plan.atol})",
+            hint=hint,
+        )
+    return results
 
 
 P = ParamSpec("P")
@@ -274,147 +225,25 @@ def export_model(
     replaced = version_dir.exists()
 
     model.eval()
-    examples = normalize_examples(model, example_inputs)
-    tensors = examples.tensors
-    in_names = pick_names(
-        input_names,
-        default_input_names(examples.arg_names, use_arg_names=use_arg_names or examples.from_dict),
-        "input",
-    )
-    in_types = [triton_type(t, f"input {n!r}") for n, t in zip(in_names, tensors, strict=False)]
-    items = _eager(model, tensors, "the example input")
-    out_names = pick_names(output_names, default_output_names([k for k, _ in items]), "output")
-    out_types = [triton_type(v, f"output {n!r}") for n, (_, v) in zip(out_names, items, strict=False)]
-
-    batching = max_batch_size > 0
-    batch_size = 0
-    if batching:
-        if any(t.dim() == 0 for t in tensors):
-            raise UsageError("with --max-batch-size every example input needs a batch dim first")
-        batch_size = int(tensors[0].shape[0])
-        if batch_size > max_batch_size:
-            raise UsageError(
-                f"the example batch size {batch_size} is above --max-batch-size {max_batch_size}"
-            )
-    offset = 1 if batching else 0
-    asked = _dynamic_axes(dynamic_dims, in_names, [t.dim() - offset for t in tensors])
-
-    # A second example (given, or grown along the asked dims) shows which dims vary, outputs included.
-    second: Examples | None = None
-    if second_example is not None:
-        second = normalize_examples(model, second_example)
-        if len(second.tensors) != len(tensors):
-            raise UsageError(f"the second example has {len(second.tensors)} inputs, the first {len(tensors)}")
-    elif any(asked):
-        second = Examples(
-            tuple(_grow(t, {a + offset for a in axes}) for t, axes in zip(tensors, asked, strict=False)),
-            examples.arg_names,
-        )
-    second_items = None
-    if second is not None:
-        second_items = _eager(model, second.tensors, "the second example (other sizes of the variable dims)")
-        if len(second_items) != len(items):
-            raise ExportError("the model returns a different number of outputs on the second example")
-
-    in_shapes = [
-        Shapes(n, ty, [tuple(t.shape)] + ([tuple(second.tensors[i].shape)] if second else []))
-        for i, (n, ty, t) in enumerate(zip(in_names, in_types, tensors, strict=False))
-    ]
-    out_shapes = [
-        Shapes(n, ty, [tuple(v.shape)] + ([tuple(second_items[i][1].shape)] if second_items else []))
-        for i, (n, ty, (_, v)) in enumerate(zip(out_names, out_types, items, strict=False))
-    ]
-    in_dims = [
-        config_dims(s, batching=batching, batch_size=batch_size, dynamic_axes=a, kind="input")
-        for s, a in zip(in_shapes, asked, strict=False)
-    ]
-    out_dims = [
-        config_dims(s, batching=batching, batch_size=batch_size, dynamic_axes=set(), kind="output")
-        for s in out_shapes
-    ]
-    spec = ModelSpec(
+    plan = plan_export(
+        model,
+        example_inputs,
         name=name,
-        backend="pytorch" if fmt == "torchscript" else "onnx",
-        inputs=tensor_specs(in_shapes, in_dims),
-        outputs=tensor_specs(out_shapes, out_dims),
-        max_batch_size=max_batch_size,
-        dynamic_batching=dynamic_batching,
-        instance_groups=list(instance_groups or []),
         version=chosen,
-    )
-
-    # The cases the reloaded artifact must reproduce.
-    def case(
-        label: str, case_tensors: tuple[Any, ...], case_items: list[tuple[str | None, Any]] | None
-    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-        if case_items is None:
-            try:
-                case_items = _eager(model, case_tensors, label)
-            except ExportError:
-                return None
-        return (
-            label,
-            {n: to_numpy(t) for n, t in zip(in_names, case_tensors, strict=False)},
-            _outputs_by_name(case_items, out_names),
-        )
-
-    cases = [
-        case(f"the example input (batch {batch_size})" if batching else "the example input", tensors, items)
-    ]
-    if batching and max_batch_size > 1:
-        other = batch_size + 1 if batch_size < max_batch_size else batch_size - 1
-        cases.append(case(f"batch size {other}", _rebatch(tensors, other), None))
-    if second is not None:
-        cases.append(case("the second example", second.tensors, second_items))
-    # Other values, same shapes: where a trace froze a branch without a TracerWarning, this disagrees.
-    cases.append(case("fresh random values", tuple(_random_like(t) for t in tensors), None))
-    golden = GoldenSample(
-        inputs=cases[0][1] if cases[0] else {},
-        outputs=cases[0][2] if cases[0] else {},
+        fmt=fmt,
+        method=method,
+        input_names=input_names,
+        output_names=output_names,
+        use_arg_names=use_arg_names,
+        max_batch_size=max_batch_size,
+        dynamic_dims=dynamic_dims,
+        second_example=second_example,
+        dynamic_batching=dynamic_batching,
+        instance_groups=instance_groups,
         rtol=rtol,
         atol=atol,
-        meta={"format": fmt, "method": method, "version": chosen, "source": "tritonkit export"},
     )
-    config_text = render_config(spec)
-    artifact_name = spec.model_filename or ("model.pt" if fmt == "torchscript" else "model.onnx")
-    dynamic_onnx = {
-        n: ([0] if batching else []) + [a + offset for a, d in enumerate(dims) if d == -1]
-        for n, dims in zip(in_names + out_names, in_dims + out_dims, strict=False)
-    }
-
-    def build(folder: Path) -> list[proof.ProofCase]:
-        path = folder / artifact_name
-        if fmt == "torchscript":
-            keys = [k for k, _ in items]
-            source = model
-            if method == "trace" and keys and all(k is not None for k in keys):
-                source = convert.tuple_outputs(model, examples.arg_names, [str(k) for k in keys])
-            convert.save_torchscript(source, tensors, method, path)
-            runner = proof.torchscript_runner(path, spec)
-        else:
-            convert.save_onnx(
-                model,
-                tensors,
-                method,
-                path,
-                input_names=in_names,
-                output_names=out_names,
-                dynamic_axes=dynamic_onnx,
-            )
-            runner = proof.onnx_runner(path, spec)
-        results = [proof.compare(c[0], runner, c[1], c[2], spec, rtol=rtol, atol=atol) for c in cases if c]
-        bad = [r for r in results if not r.ok]
-        if bad:
-            hint = "the trace does not generalise: use --method script" if method == "trace" else None
-            if bad[0].label.startswith("the example"):
-                hint = "loosen --rtol/--atol if the difference is numerical noise"
-            raise ExportError(
-                f"the saved artifact disagrees with the eager model on {bad[0].label}: "
-                f"max abs diff {bad[0].max_abs_diff:.3g} (rtol {rtol}, atol {atol})",
-                hint=hint,
-            )
-        return results
-
+    spec = plan.spec
     project = load_project(repository)
     _check_other_versions(project.model(name), spec, model_dir)
     project.upsert(spec)
@@ -425,9 +254,9 @@ def export_model(
             with staged_dir(model_dir) as stage:
                 folder = stage / str(chosen)
                 folder.mkdir()
-                results = build(folder)
-                (stage / CONFIG_FILE).write_text(config_text, encoding="utf-8")
-                save_golden(stage, golden)
+                results = build_and_prove(plan, folder)
+                (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
+                save_golden(stage, plan.golden)
             try:
                 write_text_atomic(project.spec_path, spec_text)
             except BaseException:
@@ -436,9 +265,9 @@ def export_model(
         else:
             restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, project.spec_path]
             with _restoring(restore), staged_dir(version_dir, replace=force) as stage:
-                results = build(stage)
-                save_golden(model_dir, golden)
-                write_text_atomic(model_dir / CONFIG_FILE, config_text)
+                results = build_and_prove(plan, stage)
+                save_golden(model_dir, plan.golden)
+                write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
                 write_text_atomic(project.spec_path, spec_text)
     except OSError as exc:
         raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
@@ -446,7 +275,7 @@ def export_model(
         spec=spec,
         model_dir=model_dir,
         version_dir=version_dir,
-        artifact=version_dir / artifact_name,
+        artifact=version_dir / plan.artifact_name,
         config_path=model_dir / CONFIG_FILE,
         golden_path=model_dir / GOLDEN_FILE,
         proof=results,

@@ -81,33 +81,28 @@ class Shapes:
     shapes: list[tuple[int, ...]]
 
 
-def config_dims(
-    shapes: Shapes, *, batching: bool, batch_size: int, dynamic_axes: set[int], kind: str
-) -> list[int]:
-    """Config dims of a tensor: batch dim removed when batching; dims that vary (or are asked) -> -1."""
-    first = shapes.shapes[0]
-    if batching:
-        for shape in shapes.shapes:
-            if len(shape) == 0 or shape[0] != batch_size:
+def config_dims(shapes: Shapes, *, batch_sizes: list[int], dynamic_axes: set[int], kind: str) -> list[int]:
+    """Config dims of a tensor: batch dim removed when batching (`batch_sizes`: one per example);
+    dims that differ between examples, or that were asked for, become -1."""
+    if batch_sizes:
+        for shape, size in zip(shapes.shapes, batch_sizes, strict=False):
+            if len(shape) == 0 or shape[0] != size:
                 raise ExportError(
-                    f"{kind} {shapes.name!r} has shape {list(shape)}: its first dim is not the batch size "
-                    f"{batch_size}",
+                    f"{kind} {shapes.name!r} has shape {list(shape)}: its first dim is not the "
+                    f"batch size {size}",
                     hint="with --max-batch-size every input and output starts with the batch dim; "
                     "use --max-batch-size 0 for a model without one",
                 )
-        dims = list(first[1:])
-        others = [s[1:] for s in shapes.shapes[1:]]
+        all_dims = [list(s[1:]) for s in shapes.shapes]
     else:
-        dims = list(first)
-        others = list(shapes.shapes[1:])
-    for other in others:
+        all_dims = [list(s) for s in shapes.shapes]
+    dims = all_dims[0]
+    for other in all_dims[1:]:
         if len(other) != len(dims):
-            raise ExportError(
-                f"{kind} {shapes.name!r} changes rank between examples ({dims} vs {list(other)})"
-            )
-        for axis, (a, b) in enumerate(zip(dims, other, strict=False)):
-            if a != b:
-                dynamic_axes = dynamic_axes | {axis}
+            raise ExportError(f"{kind} {shapes.name!r} changes rank between examples ({dims} vs {other})")
+        dynamic_axes = dynamic_axes | {
+            axis for axis, (a, b) in enumerate(zip(dims, other, strict=True)) if a != b
+        }
     bad = [a for a in dynamic_axes if a >= len(dims) or a < 0]
     if bad:
         raise UsageError(f"--dynamic-dims: {kind} {shapes.name!r} has no dim {bad[0]} (its dims are {dims})")
