@@ -1,8 +1,9 @@
 """Benchmark: `tritonkit export` of a small model against a bare script that traces and saves it.
 
-Prints the in-process figure (export_model vs torch.jit.trace + save, median of repeated runs after a
-warm-up) and the command-line figure (`tritonkit export` vs `python bare.py`, whole processes, torch
-import included), each as a ratio. Goal: export costs at most 1.2x the bare script.
+In process: export_model vs torch.jit.trace + save, interleaved runs after a warm-up; the best run of
+each (as timeit reports: the least disturbed by other load on the machine) and the medians. As
+commands: `tritonkit export` vs `python bare.py`, whole processes, torch import included.
+Goal: export costs at most 1.2x the bare script.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 GOAL = 1.2
-RUNS = 15
+RUNS = 30
 CLI_RUNS = 5
 
 MODEL_PY = textwrap.dedent(
@@ -52,7 +53,7 @@ def _median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
-def bench_in_process(work: Path) -> tuple[float, float]:
+def bench_in_process(work: Path) -> tuple[float, float, float, float]:
     import warnings
 
     import torch
@@ -88,7 +89,7 @@ def bench_in_process(work: Path) -> tuple[float, float]:
         t2 = time.perf_counter()
         bare_times.append(t1 - t0)
         export_times.append(t2 - t1)
-    return _median(export_times), _median(bare_times)
+    return min(export_times), min(bare_times), _median(export_times), _median(bare_times)
 
 
 def bench_cli(work: Path) -> tuple[float, float]:
@@ -118,11 +119,15 @@ def main() -> None:
         work = Path(tmp)
         (work / "models.py").write_text(MODEL_PY)
         (work / "bare.py").write_text(BARE_PY)
-        export_s, bare_s = bench_in_process(work)
-        ratio = export_s / bare_s
+        export_s, bare_s, export_med, bare_med = bench_in_process(work)
         print(
-            f"export of a small MLP, in process (median of {RUNS}): {export_s * 1000:.1f} ms "
-            f"vs baseline trace+save {bare_s * 1000:.1f} ms = {ratio:.2f}x (goal <= {GOAL} x)"
+            f"export of a small MLP, in process (best of {RUNS}): {export_s * 1000:.1f} ms "
+            f"vs baseline trace+save {bare_s * 1000:.1f} ms = {export_s / bare_s:.2f}x (goal <= {GOAL} x)"
+        )
+        print(
+            f"export of a small MLP, in process (median of {RUNS}): {export_med * 1000:.1f} ms "
+            f"vs baseline trace+save {bare_med * 1000:.1f} ms = {export_med / bare_med:.2f}x "
+            f"(goal <= {GOAL} x)"
         )
         cli_export, cli_bare = bench_cli(work)
         print(
