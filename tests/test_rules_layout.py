@@ -73,8 +73,12 @@ def test_config_inside_version_folder(tmp_path: Path) -> None:
 
 def test_missing_config(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    write_model(repo, "m", None, files={"1/model.py": MODEL_PY})
+    write_model(repo, "m", None, files={"1/data.txt": "x"})
     assert "layout.missing-config" in rules(validate(repo), "error")
+    # The real server loads a Python model without config.pbtxt (it guesses the backend from model.py).
+    write_model(repo, "p", None, files={"1/model.py": MODEL_PY})
+    [finding] = [f for f in only(validate(repo), "layout.missing-config") if f.model == "p"]
+    assert finding.severity == "warning" and "no auto_complete_config" in finding.message
     write_model(repo, "o", None, files={"1/model.onnx": "onnx bytes"})
     # Triton can auto-complete an ONNX model's config: a warning, not an error.
     assert [f.severity for f in only(validate(repo), "layout.missing-config") if f.model == "o"] == [

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import require
 from tritonkit.validate import ValidationReport, validate_repository
-from validate_support import cfg, write_model
+from validate_support import MODEL_PY, cfg, write_model
 
 pytestmark = pytest.mark.server
 
@@ -109,7 +109,10 @@ CASES: dict[str, str] = {
     "ens_cycle_a": ens("ens_cycle_a", [step("ens_cycle_b", {"x": "x"}, {"y": "y"})]),
     "ens_cycle_b": ens("ens_cycle_b", [step("ens_cycle_a", {"x": "x"}, {"y": "y"})]),
 }  # fmt: skip
-LAYOUT_CASES = ("no_version", "leading_zero_only", "config_in_version", "python_no_model_class")
+LAYOUT_CASES = (
+    "no_version", "leading_zero_only", "config_in_version", "python_no_model_class", "ok_missing_config_python",
+    "ok_inner_config_ignored", "ok_non_numeric_folder",
+)  # fmt: skip
 
 
 def _make_repository(repo: Path) -> None:
@@ -125,6 +128,11 @@ def _make_repository(repo: Path) -> None:
         cfg("python_no_model_class"),
         files={"1/model.py": "class Model:\n    pass\n"},
     )
+    write_model(repo, "ok_missing_config_python", None, files={"1/model.py": MODEL_PY})
+    write_model(repo, "ok_inner_config_ignored", cfg("ok_inner_config_ignored"))
+    (repo / "ok_inner_config_ignored" / "1" / "config.pbtxt").write_text("garbage {{{")
+    write_model(repo, "ok_non_numeric_folder", cfg("ok_non_numeric_folder"))
+    (repo / "ok_non_numeric_folder" / "v2").mkdir()
 
 
 def _server_available() -> bool:

@@ -28,8 +28,16 @@ BACKEND_FILES = {
     "openvino": "model.xml",
     "tensorflow": "model.savedmodel",
 }
-# Model files from which Triton can auto-complete a missing config.pbtxt.
-_AUTOCOMPLETE_FILES = ("model.onnx", "model.plan", "model.savedmodel")
+# Model files from which Triton picks a backend and auto-completes a missing config.pbtxt; the
+# backend fills in inputs and outputs where it can (ONNX, TensorRT, TF; Python via auto_complete_config).
+_AUTOCOMPLETE_FILES = {
+    "model.onnx": "onnxruntime",
+    "model.plan": "tensorrt",
+    "model.savedmodel": "tensorflow",
+    "model.graphdef": "tensorflow",
+    "model.py": "python",
+    "model.pt": "pytorch",
+}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
@@ -207,15 +215,21 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
                 hint=f"move it up: mv {name}/{version}/{CONFIG_FILE} {name}/",
             )
         ]
-    files = {p.name for v in model.versions.values() for p in _safe_children(v)}
-    auto = sorted(files.intersection(_AUTOCOMPLETE_FILES))
+    found = {p.name: p for v in sorted(model.versions) for p in _safe_children(model.versions[v])}
+    auto = [f for f in _AUTOCOMPLETE_FILES if f in found]
     if auto:
+        filename = auto[0]
+        caveat = ""
+        if filename == "model.pt":
+            caveat = "; the PyTorch backend cannot fill in inputs and outputs, so the load will likely fail"
+        elif filename == "model.py" and b"auto_complete_config" not in _read(found[filename]):
+            caveat = "; model.py has no auto_complete_config, so the model declares no inputs or outputs"
         return [
             model.finding(
                 "warning",
                 "layout.missing-config",
-                f"no {CONFIG_FILE}; Triton can only auto-complete one from {auto[0]} (auto-complete is on "
-                "by default, off with --disable-auto-complete-config)",
+                f"no {CONFIG_FILE}: Triton guesses the {_AUTOCOMPLETE_FILES[filename]} backend from "
+                f"{filename} and auto-completes the config (unless --disable-auto-complete-config){caveat}",
                 hint=f"write {name}/{CONFIG_FILE} (tritonkit add / export) to pin names, types and batching",
             )
         ]
@@ -227,6 +241,13 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
             hint=f"add one with `tritonkit add {name} ...`, or remove the folder from the repository",
         )
     ]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _safe_children(path: Path) -> list[Path]:
