@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -149,10 +150,18 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def _add_sub_only(dest: Path) -> Path:
+    """A copy of the pipeline example's repository with add_sub alone (a short server start)."""
+    repo = copy_example("python_pipeline", dest) / "model_repository"
+    for name in ("bls_pipeline", "add_sub_ensemble", "scale"):
+        shutil.rmtree(repo / name)
+    return repo
+
+
 @pytest.fixture(scope="module")
 def explicit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, Path]]:
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
-    repo = copy_example("python_pipeline", tmp_path_factory.mktemp("bench")) / "model_repository"
+    repo = _add_sub_only(tmp_path_factory.mktemp("bench"))
     server = start_test_server(repo, explicit=True, load_models=["add_sub"])
     try:
         yield server, repo
@@ -291,9 +300,7 @@ def test_sweep_apply_writes_the_winner(
 @pytest.mark.server
 def test_sweep_needs_explicit_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
-    repo = copy_example("python_pipeline", tmp_path) / "model_repository"
-    for name in ("bls_pipeline", "add_sub_ensemble", "scale"):
-        (repo / name / "config.pbtxt").unlink()  # keep the start short: add_sub only
+    repo = _add_sub_only(tmp_path)
     server = start_test_server(repo)
     try:
         before = _digest(repo)

@@ -142,12 +142,48 @@ def test_infer_needs_an_input(capsys: pytest.CaptureFixture[str]) -> None:
 # ------------------------------------------------------------------------------------ with the server
 
 
+# A model without batching, with BYTES and FP16 tensors (the Python backend has no BF16 in numpy).
+TYPES_CONFIG = """
+name: "types_echo"
+backend: "python"
+max_batch_size: 0
+input [
+  { name: "TEXT", data_type: TYPE_STRING, dims: [ -1 ] },
+  { name: "HALF", data_type: TYPE_FP16, dims: [ 2 ] }
+]
+output [
+  { name: "TEXT_OUT", data_type: TYPE_STRING, dims: [ -1 ] },
+  { name: "HALF_OUT", data_type: TYPE_FP16, dims: [ 2 ] }
+]
+"""
+TYPES_MODEL = """
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            text = pb_utils.get_input_tensor_by_name(r, "TEXT").as_numpy()
+            half = pb_utils.get_input_tensor_by_name(r, "HALF").as_numpy()
+            upper = np.array([t.upper() for t in text.reshape(-1)], dtype=object).reshape(text.shape)
+            out.append(pb_utils.InferenceResponse([
+                pb_utils.Tensor("TEXT_OUT", upper),
+                pb_utils.Tensor("HALF_OUT", (half * 2).astype(np.float16)),
+            ]))
+        return out
+"""
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, Path]]:
     """The Python pipeline example (a copy) served in explicit model-control mode, all models loaded."""
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
     repo = copy_example("python_pipeline", tmp_path_factory.mktemp("pipeline")) / "model_repository"
-    server = start_test_server(repo, explicit=True, load_models=PIPELINE_MODELS)
+    (repo / "types_echo" / "1").mkdir(parents=True)
+    (repo / "types_echo" / "config.pbtxt").write_text(TYPES_CONFIG)
+    (repo / "types_echo" / "1" / "model.py").write_text(TYPES_MODEL)
+    server = start_test_server(repo, explicit=True, load_models=[*PIPELINE_MODELS, "types_echo"])
     try:
         yield server, repo
     finally:
@@ -298,3 +334,23 @@ def test_test_command_without_golden_samples(
     assert run(["test", "add_sub", "--repo", str(bare), "--url", url]) == 1
     assert "no golden sample" in capsys.readouterr().out
     assert run(["test", "--repo", str(repo), "--url", "127.0.0.1:9"]) == 3
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_bytes_and_fp16_without_batching(
+    pipeline: tuple[object, Path], protocol: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, _ = pipeline
+    url = server.http_url if protocol == "http" else server.grpc_url  # type: ignore[attr-defined]
+    with Client(url, protocol) as client:
+        out = client.infer("types_echo", {"TEXT": ["héllo", b"triton"], "HALF": [1.5, -2]})
+        assert out["TEXT_OUT"].tolist() == ["HéLLO".encode(), b"TRITON"]  # bytes.upper: ASCII only
+        assert out["HALF_OUT"].dtype == np.float16 and out["HALF_OUT"].tolist() == [3.0, -4.0]
+        with pytest.raises(UsageError, match="does not batch"):
+            client.infer("types_echo", {"TEXT": [["a"]], "HALF": [[1, 2]]})
+    argv = ["infer", "types_echo", "-i", 'TEXT=["a", "b"]', "-i", "HALF=[1, 2]", "--json", "-p", protocol]
+    assert run([*argv, "--url", url]) == 0
+    outputs = json.loads(capsys.readouterr().out)["outputs"]
+    assert outputs["TEXT_OUT"] == {"datatype": "BYTES", "shape": [2], "data": ["A", "B"]}
+    assert outputs["HALF_OUT"]["datatype"] == "FP16" and outputs["HALF_OUT"]["data"] == [2.0, 4.0]
