@@ -50,7 +50,8 @@ class Project:
             rel = str(self.repository)
         data: dict[str, Any] = {"repository": rel, "models": [m.to_dict() for m in self.models]}
         header = "# tritonkit spec: the source of each config.pbtxt (`tritonkit render` regenerates them).\n"
-        return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: ~10x faster
+        return header + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
 
 
 def spec_path_for(repository: Path) -> Path:
@@ -83,7 +84,8 @@ def load_project_file(spec_path: Path) -> Project:
     import yaml
 
     try:
-        data = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+        data = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=loader) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RepositoryError(f"{spec_path}: cannot read the spec file: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
