@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 import threading
@@ -198,7 +199,11 @@ def test_bench_builtin_measures_each_point(explicit_server: tuple[object, Path],
 def test_bench_cli_writes_csv_json_and_plot(
     explicit_server: tuple[object, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("matplotlib", reason="pip install matplotlib for --plot")
+    require(
+        importlib.util.find_spec("matplotlib") is not None,
+        "matplotlib",
+        "pip install matplotlib (bench --plot)",
+    )
     server, _ = explicit_server
     argv = [
         "bench",

@@ -96,7 +96,7 @@ def test_python_pipeline_example(tmp_path: Path) -> None:
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
     copy = copy_example("python_pipeline", tmp_path)
     before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-    env = _env(SWEEP_DURATION="0.5", SWEEP_CONCURRENCY="2", TRITONKIT_PERF_ANALYZER="/nonexistent")
+    env = _env(SWEEP_DURATION="0.5", SWEEP_CONCURRENCY="2", BENCH_ENGINE="builtin")
     proc = _run_script([str(copy / "run.sh")], env)
     out = proc.stdout
     assert "[20., 30., 40., 50.]" in out and "[0., 1., 2., 3.]" in out  # BLS: first changed, second not
@@ -111,7 +111,7 @@ def test_python_pipeline_example(tmp_path: Path) -> None:
 
 def test_fc_variants_example(tmp_path: Path) -> None:
     _need_server_and_torch()
-    env = _env(SWEEP_DURATION="0.5", SWEEP_CONCURRENCY="2", TRITONKIT_PERF_ANALYZER="/nonexistent")
+    env = _env(SWEEP_DURATION="0.5", SWEEP_CONCURRENCY="2", BENCH_ENGINE="builtin")
     proc = _run_script([str(EXAMPLES / "fc_model_pt" / "variants.sh"), str(tmp_path / "v")], env)
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("1 instance", "2 instances"))]
     assert len(rows) == 4 and sum("<- best" in r for r in rows) == 1

@@ -14,7 +14,8 @@
 #
 # Usage: examples/fc_model_pt/variants.sh [WORKDIR]
 # Env: HTTP_PORT/GRPC_PORT/METRICS_PORT, SWEEP_DURATION (default 2), SWEEP_CONCURRENCY (default 1,4),
-#      SWEEP_PLOT (a .png path for the throughput/p99 plot; needs matplotlib).
+#      SWEEP_PLOT (a .png path for the throughput/p99 plot; needs matplotlib),
+#      BENCH_ENGINE (auto = perf_analyzer when set up, builtin, perf_analyzer).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,7 +53,7 @@ step "3/4 bench --sweep: instances 1,2 x dynamic batching off,on"
 plot=()
 if [ -n "${SWEEP_PLOT:-}" ]; then plot=(--plot "$SWEEP_PLOT"); fi
 tritonkit bench fc_model_pt --sweep --url "localhost:$HTTP_PORT" --instances 1,2 --batching off,on \
-  --concurrency "${SWEEP_CONCURRENCY:-1,4}" --duration "${SWEEP_DURATION:-2}" \
+  --concurrency "${SWEEP_CONCURRENCY:-1,4}" --duration "${SWEEP_DURATION:-2}" --engine "${BENCH_ENGINE:-auto}" \
   --csv "$WORKDIR/sweep.csv" "${plot[@]}"
 
 step "4/4 stop"

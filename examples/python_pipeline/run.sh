@@ -5,7 +5,7 @@
 #
 # Usage: examples/python_pipeline/run.sh
 # Env: HTTP_PORT/GRPC_PORT/METRICS_PORT (default 8000/8001/8002), SWEEP_DURATION (seconds per
-# point, default 2), SWEEP_CONCURRENCY (default 1,4).
+# point, default 2), SWEEP_CONCURRENCY (default 1,4), BENCH_ENGINE (auto, builtin, perf_analyzer).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +50,7 @@ tritonkit test --repo "$REPO" --url "$URL"
 
 step "5/6 bench --sweep: 1 and 2 instances x dynamic batching off/on (nothing is written without --apply)"
 tritonkit bench add_sub --sweep --url "$URL" --instances 1,2 --batching off,on \
-  --concurrency "${SWEEP_CONCURRENCY:-1,4}" --duration "${SWEEP_DURATION:-2}"
+  --concurrency "${SWEEP_CONCURRENCY:-1,4}" --duration "${SWEEP_DURATION:-2}" --engine "${BENCH_ENGINE:-auto}"
 
 step "6/6 stop"
 tritonkit stop "$SERVER_NAME"
