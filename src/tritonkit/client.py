@@ -349,6 +349,8 @@ class Client:
                 requested = [tc.InferRequestedOutput(n) for n in wanted]
             else:
                 requested = [tc.InferRequestedOutput(n, binary_data=True) for n in wanted]
+        # gRPC has no connection-wide timeout: bound each call, so a hung server cannot hang us.
+        extra = {"client_timeout": self.timeout} if self.protocol == "grpc" else {}
         return self._call(
             f"inference on {info.name!r}",
             conn.infer,
@@ -357,6 +359,7 @@ class Client:
             model_version=version,
             outputs=requested,
             model=info.name,
+            **extra,
         )
 
 
