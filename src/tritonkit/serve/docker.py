@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import EngineUnavailableError, UsageError
@@ -247,6 +249,13 @@ def create_and_start(
     from docker.errors import APIError, ImageNotFound
 
     check_host_ports(spec)
+    engine_key = str(getattr(client.api, "base_url", ""))
+    known = _known_refused(engine_key)
+    if known & {u.name for u in spec.ulimits}:
+        # Remembered from an earlier refusal by this engine: skip the doomed first attempt.
+        if warnings is not None:
+            warnings.append(f"this engine refuses ulimit {', '.join(sorted(known))}; running without it")
+        spec = replace(spec, ulimits=[u for u in spec.ulimits if u.name not in known])
     while True:
         try:
             container = client.containers.create(**run_kwargs(spec))
@@ -266,6 +275,7 @@ def create_and_start(
                 text = _explain(exc)
                 refused = _refused_ulimit(text)
                 if refused and any(u.name == refused for u in spec.ulimits):
+                    _remember_refused(engine_key, refused)
                     if warnings is not None:
                         warnings.append(f"the engine refused ulimit {refused}; running without it")
                     spec = replace(spec, ulimits=[u for u in spec.ulimits if u.name != refused])
@@ -273,6 +283,36 @@ def create_and_start(
                 raise _start_error(spec, text) from None
             raise
         return container
+
+
+def _refused_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tritonkit" / "refused-ulimits.json"
+
+
+def _known_refused(engine_key: str) -> set[str]:
+    """Ulimits this engine refused before (a cache: a wrong entry only costs the recommended ulimit)."""
+    try:
+        data = json.loads(_refused_path().read_text())
+    except (OSError, ValueError):
+        return set()
+    names = data.get(engine_key, []) if isinstance(data, dict) else []
+    return {str(n) for n in names}
+
+
+def _remember_refused(engine_key: str, name: str) -> None:
+    path = _refused_path()
+    try:
+        data = json.loads(path.read_text())
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    data[engine_key] = sorted(set(data.get(engine_key, [])) | {name})
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
 
 
 def _refused_ulimit(text: str) -> str | None:

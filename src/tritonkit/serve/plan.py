@@ -194,7 +194,7 @@ class ServeOptions:
 def container_name(repository: Path, name: str | None = None) -> str:
     """A valid, unique container name: --name, else tritonkit-<repo folder>-<random>."""
     if name:
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
             raise UsageError(f"bad --name {name!r}", hint="letters, digits, _ . - (not first)")
         return name
     stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", repository.name).strip("-.") or "repo"

@@ -160,7 +160,7 @@ def wait_ready(
     expected_models: Sequence[str] = (),
     read_log: Callable[[], str] = lambda: "",
     fatal: Callable[[], str | None] = lambda: None,
-    poll: float = 0.05,
+    poll: float = 0.02,
 ) -> Readiness:
     """Poll until ready, until the server is live but not ready (a model failed), it exits, or `timeout`.
 
@@ -174,17 +174,20 @@ def wait_ready(
     fatal_line: str | None = None
     polls = 0
     while time.monotonic() < deadline:
-        live, ready = health(http_url)
+        polls += 1
+        # Ready first (one request per poll on the way up); live only tells a failed load apart.
+        ready = _request(f"http://{http_url}/v2/health/ready", timeout=1.0)[0] == 200
         if ready:
+            live = True
             break
+        live = _request(f"http://{http_url}/v2/health/live", timeout=1.0)[0] == 200
         if live:
             # Give a model that is still loading (explicit --load-model) a moment, then report.
             not_ready_since = not_ready_since or time.monotonic()
-            if time.monotonic() - not_ready_since > 1.0:
+            if time.monotonic() - not_ready_since > 0.5:
                 break
-        if not is_running():
+        if polls % 5 == 0 and not is_running():  # an engine call: not on every poll
             break
-        polls += 1
         if polls % 10 == 0:
             fatal_line = fatal()
             if fatal_line:
