@@ -168,10 +168,20 @@ def _measure_points(
                 from tritonkit.perf_analyzer import measure_with_perf_analyzer
 
                 shapes = {t.name: [d if d > 0 else 1 for d in t.dims] for t in info.inputs if -1 in t.dims}
-                m = measure_with_perf_analyzer(
-                    client.url, client.protocol, model, concurrency=conc, batch_size=batch,
-                    duration_s=options.duration_s, shapes=shapes,
-                )  # fmt: skip
+                try:
+                    m = measure_with_perf_analyzer(
+                        client.url, client.protocol, model, concurrency=conc, batch_size=batch,
+                        duration_s=options.duration_s, shapes=shapes,
+                    )  # fmt: skip
+                except InferenceError as exc:
+                    with client.fork() as probe:
+                        alive = probe.server_ready()
+                    if not alive:  # perf_analyzer failed because the server went away
+                        raise ServerNotReadyError(
+                            f"the server stopped answering during the benchmark ({exc.message})",
+                            hint="check the server log (`tritonkit logs`)",
+                        ) from exc
+                    raise
             else:
                 m = measure(
                     client, model, data, concurrency=conc, batch_size=batch, duration_s=options.duration_s,
