@@ -133,6 +133,7 @@ def cli(
     return subprocess.run(
         [*TRITONKIT, *args],
         capture_output=True,
+        stdin=subprocess.DEVNULL,  # never a terminal: no prompt can block a test
         text=True,
         env=os.environ | (env or {}),
         timeout=timeout,

@@ -126,3 +126,37 @@ def test_no_engine_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     result = cli("serve", str(repo), *FREE_PORTS)
     assert result.returncode == 3
     assert "cannot reach the Docker engine" in result.stderr and "--local" in result.stderr
+
+
+def test_build_extends_the_image_with_requirements(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    (repo.parent / "requirements.txt").write_text("numpy\n")  # already in the image: pip needs no network
+    started = cli("serve", str(repo), "--build", "--detach", "--name", "dkb", *FREE_PORTS, timeout=600)
+    assert started.returncode == 0, started.stderr
+    try:
+        container = engine.client.containers.get("dkb")  # type: ignore[attr-defined]
+        assert container.attrs["Config"]["Image"].startswith("tritonkit-built/tritonserver:")
+        assert infer_add_sub(http_url_from(started.stdout))["OUTPUT0"] == [1.0, 2.0, 3.0, 4.0]
+    finally:
+        assert cli("stop", "dkb").returncode == 0
+
+
+def test_login_and_pull_never_show_the_key(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NGC_API_KEY", "nvapi-DO-NOT-SHOW")
+    login = cli("login")
+    assert login.returncode == 3
+    assert "nvcr.io" in login.stderr
+    repo = scaffold_add_sub(tmp_path)
+    pulled = cli("serve", str(repo), "--tag", "0.0", *FREE_PORTS)
+    assert pulled.returncode == 3
+    for result in (login, pulled):
+        assert "DO-NOT-SHOW" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_login_without_a_key_is_a_usage_error(engine: Engine) -> None:
+    result = cli("login")  # stdin is not a terminal: no prompt
+    assert result.returncode == 2
+    assert "NGC_API_KEY" in result.stderr

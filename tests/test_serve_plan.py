@@ -251,3 +251,34 @@ def test_cli_local_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert data["env"]["PATH"].split(":")[0].endswith("bin")
     assert not Path(data["backend_dir"]).exists() or (Path(data["backend_dir"]) / "python").is_dir()
+
+
+def test_packaged_dockerfile_matches_docker_folder() -> None:
+    from tritonkit.serve.docker import REQUIREMENTS_DOCKERFILE
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "docker" / "Dockerfile").read_text() == REQUIREMENTS_DOCKERFILE
+
+
+def test_find_requirements(tmp_path: Path) -> None:
+    from tritonkit.serve.docker import find_requirements
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert find_requirements(repo) is None
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    assert find_requirements(repo) == tmp_path / "requirements.txt"
+    (repo / "requirements.txt").write_text("numpy\n")
+    assert find_requirements(repo) == repo / "requirements.txt"
+
+
+def test_dry_run_never_shows_the_ngc_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NGC_API_KEY", "nvapi-DO-NOT-SHOW")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert run(["serve", str(repo), "--dry-run", "-e", "NGC_API_KEY"]) == 0
+    out = capsys.readouterr()
+    assert "DO-NOT-SHOW" not in out.out + out.err
+    assert json.loads(out.out)["env"] == {"NGC_API_KEY": "***"}

@@ -2,7 +2,8 @@
 # Build a LOCAL CPU image that runs the real tritonserver (Triton 2.51, = NGC 24.10) from the
 # nvidia-pytriton wheel, laid out like NGC's image (/opt/tritonserver/{bin,backends,lib}).
 # No container registry is reachable here, so the rootfs comes from Debian packages (debootstrap
-# minbase + python3, numpy, libpython3.11 for the Python backend stub) and the PyPI wheel.
+# minbase + python3, numpy, libpython3.11 for the Python backend stub, pip for `serve --build`) and
+# the PyPI wheel.
 #
 #   docker/test-image/build.sh [TAG...]        (default tag: tritonkit-test/tritonserver:cpu)
 #
@@ -37,8 +38,8 @@ if [ ! -f "$tarball" ]; then
   work="$(mktemp -d "$cache/.build-XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   rootfs="$work/rootfs"
-  echo "debootstrap (bookworm minbase + python3, numpy) into $rootfs" >&2
-  debootstrap --variant=minbase --include=python3,python3-numpy,libpython3.11 \
+  echo "debootstrap (bookworm minbase + python3, numpy, pip) into $rootfs" >&2
+  debootstrap --variant=minbase --include=python3,python3-numpy,python3-pip,libpython3.11 \
     bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -30 "$work/debootstrap.log" >&2; exit 1; }
   opt="$rootfs/opt/tritonserver"
@@ -52,6 +53,8 @@ if [ ! -f "$tarball" ]; then
   rm -rf "$rootfs"/usr/share/{doc,man,info,locale} "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -cf "$work/rootfs.tar" .
   mv "$work/rootfs.tar" "$tarball"
+  # Keep one tarball: drop those of older inputs.
+  find "$cache" -maxdepth 1 -name 'tritonserver-cpu-*.tar' ! -name "$(basename "$tarball")" -delete
 fi
 
 first="${tags[0]}"

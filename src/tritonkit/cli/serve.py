@@ -192,6 +192,9 @@ def serve(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the server and its models.")
     ] = 120.0,
+    build: Annotated[
+        bool, typer.Option("--build", help="Docker: extend the image with the repository's requirements.txt.")
+    ] = False,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Print the endpoints and return; the server keeps running.")
     ] = False,
@@ -233,6 +236,10 @@ def serve(
         pull=pull,
         startup_timeout=timeout,
     )
+    if build and local:
+        raise UsageError(
+            "--build is for Docker", hint="with --local, pip install the requirements in this venv"
+        )
     if dry_run:
         plan = plan_server(repository, options, local=local, server_bin=server_bin)
         echo(json.dumps(plan.to_dict(), indent=2))
@@ -247,6 +254,7 @@ def serve(
                 server_bin=server_bin,
                 on_progress=_PullPrinter(),
                 key_provider=_ask_key,
+                build=build,
             )
         except KeyboardInterrupt:
             echo("interrupted: nothing left running", err=True)

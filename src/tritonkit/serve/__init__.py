@@ -118,13 +118,15 @@ def start_server(
     client: Any | None = None,
     on_progress: Callable[[PullProgress], None] | None = None,
     key_provider: Callable[[], str | None] | None = None,
+    build: bool = False,
 ) -> RunningServer:
     """Start Triton on `repository` (Docker, or `local=True`) and return once it is ready.
 
     Raises EngineUnavailableError (no engine/image/binary, port taken, no GPU runtime) or
     ServerNotReadyError (with each failed model's reason) after removing whatever it started.
     Docker: `client` is an SDK client (default: `docker.connect()`); `on_progress` sees pull events;
-    `key_provider` gives the NGC API key when nvcr.io asks for one. Started servers are recorded
+    `key_provider` gives the NGC API key when nvcr.io asks for one; `build` runs the image extended
+    with the repository's requirements.txt (docker/Dockerfile). Started servers are recorded
     for `tritonkit status/logs/stop`.
     """
     from tritonkit.errors import UsageError
@@ -170,6 +172,16 @@ def start_server(
     for event in engine.ensure_image(client, spec.image, pull=spec.pull, key_provider=key_provider):
         if on_progress is not None:
             on_progress(event)
+    if build:
+        requirements = engine.find_requirements(repository)
+        if requirements is None:
+            raise UsageError(
+                f"--build needs a requirements.txt in {repository} or beside it", hint="or drop --build"
+            )
+        from dataclasses import replace
+
+        tag, _ = engine.build_image(client, spec.image, requirements)
+        spec = replace(spec, image=tag)
     return engine.start_container(
         client, spec, timeout=options.startup_timeout, expected_models=_expected_models(repository, options)
     )

@@ -183,6 +183,76 @@ def ensure_image(
         yield from pull_image(client, image, ngc_auth(asked))
 
 
+# ---------------------------------------------------------------------------------------------- --build
+
+# The same text as docker/Dockerfile (tests/test_serve_plan.py keeps them equal); the wheel ships this copy.
+REQUIREMENTS_DOCKERFILE = r"""# tritonkit: NVIDIA's Triton image + a repository's Python requirements.
+# For Python-backend models that import packages the image lacks. `tritonkit serve REPO --build`
+# builds this same file (a copy ships inside the package; a test keeps the two equal) from
+# REPO/requirements.txt, or the requirements.txt beside REPO, and runs the result. By hand:
+#   docker build -f docker/Dockerfile --build-arg BASE_IMAGE=nvcr.io/nvidia/tritonserver:24.10-py3 \
+#     -t my-tritonserver:24.10 DIR_WITH_REQUIREMENTS_TXT
+ARG BASE_IMAGE=nvcr.io/nvidia/tritonserver:24.10-py3
+FROM ${BASE_IMAGE}
+COPY requirements.txt /opt/tritonkit/requirements.txt
+# PIP_BREAK_SYSTEM_PACKAGES: a Debian-based image marks its Python as externally managed.
+RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir -r /opt/tritonkit/requirements.txt
+"""
+
+
+def find_requirements(repository: Path) -> Path | None:
+    """REPO/requirements.txt, else the requirements.txt beside the repository (next to tritonkit.yaml)."""
+    for candidate in (repository / "requirements.txt", repository.parent / "requirements.txt"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def build_image(client: DockerClient, base_image: str, requirements: Path) -> tuple[str, bool]:
+    """Build (or reuse) the base image + requirements; returns (tag, built_now).
+
+    The tag is keyed by the base image id and the requirements, so an unchanged pair is not rebuilt.
+    """
+    import hashlib
+    import io
+    import tarfile
+
+    from docker.errors import BuildError, DockerException
+
+    text = requirements.read_bytes()
+    base_id = client.images.get(base_image).id
+    key = hashlib.sha256(base_id.encode() + b"\0" + text + REQUIREMENTS_DOCKERFILE.encode()).hexdigest()[:12]
+    tag = f"tritonkit-built/tritonserver:{key}"
+    if image_present(client, tag):
+        return tag, False
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", REQUIREMENTS_DOCKERFILE.encode()), ("requirements.txt", text)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    try:
+        client.images.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            buildargs={"BASE_IMAGE": base_image},
+            rm=True,
+            pull=False,
+        )
+    except BuildError as exc:
+        lines = [str(chunk.get("stream", "")).rstrip() for chunk in exc.build_log if isinstance(chunk, dict)]
+        tail = "\n".join(line for line in lines if line)[-1500:]
+        raise EngineUnavailableError(
+            f"building {base_image} + {requirements} failed: {exc.msg}\n{tail}",
+            hint="fix requirements.txt (the packages must install with pip inside the image)",
+        ) from None
+    except DockerException as exc:
+        raise EngineUnavailableError(f"cannot build the image: {_explain(exc)}") from None
+    return tag, True
+
+
 # ---------------------------------------------------------------------------------------------- containers
 
 
