@@ -134,8 +134,7 @@ def _shown_root(root: Path) -> Path:
 
 def scan_model(path: Path, name: str) -> ModelContext:
     """One `scandir` of a model folder: config presence, version folders, other folders, broken links."""
-    config_path = path / CONFIG_FILE
-    model = ModelContext(name=name, path=path, config_file=str(config_path))
+    model = ModelContext(name=name, path=path, config_file=os.path.join(path, CONFIG_FILE))
     try:
         entries = list(os.scandir(path))
     except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,7 +96,9 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             )
         )
 
-    in_versions = [v for v, p in sorted(model.versions.items()) if (p / CONFIG_FILE).is_file()]
+    in_versions = [
+        v for v, p in sorted(model.versions.items()) if os.path.isfile(os.path.join(p, CONFIG_FILE))
+    ]
     if not model.has_config:
         findings.extend(_missing_config(model, in_versions, repo))
         return findings
