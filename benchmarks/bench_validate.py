@@ -136,7 +136,7 @@ def main() -> int:
             "-c",
             "import sys; from tritonkit.cli import run; sys.exit(run(sys.argv[1:]))",
         ]
-        cli = best_of(3, lambda: subprocess.run([*tritonkit, "validate", "--no-artifacts", str(repo)],
+        cli = best_of(5, lambda: subprocess.run([*tritonkit, "validate", "--no-artifacts", str(repo)],
                                                 check=True, capture_output=True))  # fmt: skip
         script = best_of(
             3, lambda: subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(repo)], check=True)

@@ -175,7 +175,8 @@ def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: Reposit
                     f"BLS InferenceRequest calls model {target!r}, which is not in the repository",
                     file=file,
                     line=node.lineno,
-                    hint=f"did you mean {close[0]!r}?" if close else f"add {target!r} to the repository",
+                    hint=(f"did you mean {close[0]!r}? " if close else f"add {target!r} to the repository ")
+                    + "(a model from another --model-repository of the same server is not seen here)",
                 )
             )
     return findings
