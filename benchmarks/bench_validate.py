@@ -139,7 +139,7 @@ def main() -> int:
         cli = best_of(5, lambda: subprocess.run([*tritonkit, "validate", "--no-artifacts", str(repo)],
                                                 check=True, capture_output=True))  # fmt: skip
         script = best_of(
-            3, lambda: subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(repo)], check=True)
+            5, lambda: subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(repo)], check=True)
         )
         report("tritonkit validate --no-artifacts, process", cli, script, 2.0)
 
