@@ -58,6 +58,14 @@ BAD = [
     ("batching.sequence-control-kind", "error", 4, seq('{ name: "S" }')),
     ("batching.sequence-control-kind", "error", 4, seq(control("S", "kind: 9 int32_false_true: [ 0, 1 ]"))),
     ("batching.preferred-size", "error", 4, "sequence_batching { oldest { preferred_batch_size: [ 16 ] } }"),
+    ("batching.sequence-state", "warning", 4,
+     'sequence_batching { state [ { input_name: "s_in" data_type: TYPE_FP32 dims: [ 4 ] } ] }'),
+    ("batching.sequence-state", "warning", 4,
+     'sequence_batching { state [ { input_name: "s_in" output_name: "s_out" dims: [ 4 ] } ] }'),
+    ("batching.sequence-state", "warning", 4,
+     'sequence_batching { state [ { input_name: "s_in" output_name: "s_out" data_type: TYPE_FP32 dims: [ 0 ] } ] }'),
+    ("batching.sequence-state", "warning", 4,
+     'sequence_batching { state [ { input_name: "s_in" output_name: "s_out" data_type: TYPE_FP32 } ] }'),
 ]  # fmt: skip
 
 GOOD = [
@@ -68,6 +76,7 @@ GOOD = [
             control("READY", "kind: CONTROL_SEQUENCE_READY bool_false_true: [ false, true ]"))),
     (0, seq(START)),
     (4, "sequence_batching { oldest { preferred_batch_size: [ 2, 4 ] } }"),
+    (4, 'sequence_batching { state [ { input_name: "s_in" output_name: "s_out" data_type: TYPE_FP32 dims: [ -1 ] } ] }'),
 ]  # fmt: skip
 
 

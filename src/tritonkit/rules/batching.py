@@ -204,7 +204,37 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
                 )
             kinds_seen[int(control.kind)] = name
             findings.extend(_control(model, path, name, kind, control))
+    for index, state in enumerate(batcher.state):
+        findings.extend(_state(model, f"{where}.state[{index}]", index, state, inputs))
     return findings
+
+
+def _state(model: ModelContext, path: str, index: int, state: Any, inputs: set[str]) -> list[Finding]:
+    """Implicit state (stateful models): names, type and dims."""
+    problems = []
+    if not state.input_name or not state.output_name:
+        problems.append("needs both input_name and output_name")
+    if state.data_type == 0:
+        problems.append("needs a data_type")
+    dims = [int(d) for d in state.dims]
+    if not dims:
+        problems.append("needs dims")
+    elif any(d < 1 and d != -1 for d in dims):
+        problems.append(f"has a dim below 1 in {dims} (use -1 for a variable size)")
+    if state.input_name and state.input_name in inputs:
+        problems.append(f"input_name {state.input_name!r} is also a model input")
+    # Triton's core loads these (the agreement test shows it); the backends that keep implicit state
+    # (ONNX Runtime, TensorRT) need all of it, so a warning rather than an error.
+    return [
+        model.finding(
+            "warning",
+            "batching.sequence-state",
+            f"sequence_batching state {state.input_name or index!r} {problem}",
+            path,
+            hint="state { input_name: ... output_name: ... data_type: ... dims: [ ... ] }",
+        )
+        for problem in problems
+    ]
 
 
 def _control(model: ModelContext, path: str, name: str, kind: str, control: Any) -> list[Finding]:
