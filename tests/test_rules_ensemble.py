@@ -133,3 +133,8 @@ def test_cycles_between_ensembles(tmp_path: Path) -> None:
     write_model(repo, "e2", ensemble("e2", steps=[step("p", {"a": "IN"}, {"b": "OUT"})]))
     write_model(repo, "self", ensemble("self", steps=[step("e2", {"IN": "IN"}, {"OUT": "OUT"})]))
     assert validate(repo).findings == []
+
+
+def test_step_without_model_name(tmp_path: Path) -> None:
+    steps = ['{ model_version: -1 input_map { key: "a" value: "IN" } output_map { key: "b" value: "OUT" } }']
+    assert "ensemble.step-model" in rules(validate(repo_with(tmp_path, ensemble(steps=steps))), "error")
