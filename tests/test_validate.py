@@ -268,3 +268,13 @@ def test_every_rule_has_a_failing_case() -> None:
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     missing = sorted(i for i in ids if f'"{i}"' not in tests and i not in UNTESTED)
     assert missing == [], f"rules without a test: {missing}"
+
+
+def test_a_model_folder_given_as_repository_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    write_model(repo, "m", cfg())
+    assert run(["validate", str(repo / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "is a model folder, not a model repository" in err and f"tritonkit validate {repo}" in err

@@ -254,6 +254,12 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
         raise RepositoryError(f"cannot read repository {root}: {exc.strerror}") from exc
+    if any(e.name == CONFIG_FILE for e in entries) and any(is_version_name(e.name) for e in entries):
+        parent = root.absolute().parent
+        raise RepositoryError(
+            f"{root} is a model folder, not a model repository",
+            hint=f"validate the repository that holds it: tritonkit validate {_shown_root(parent)}",
+        )
 
     findings: list[Finding] = []
     models: dict[str, ModelContext] = {}
