@@ -278,3 +278,12 @@ def test_a_model_folder_given_as_repository_is_a_usage_error(
     assert run(["validate", str(repo / "m")]) == 2
     err = capsys.readouterr().err
     assert "is a model folder, not a model repository" in err and f"tritonkit validate {repo}" in err
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("**/model_repository"))
+
+
+@pytest.mark.parametrize("repository", EXAMPLES, ids=[str(p.parent.name) for p in EXAMPLES])
+def test_example_repositories_validate_clean(repository: Path) -> None:
+    report = validate_repository(repository, artifacts=False)
+    assert report.findings == [] and report.models, report.findings
