@@ -129,16 +129,32 @@ def managed_containers(engine: Engine) -> list[str]:
 def cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 180, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `tritonkit` command (a subprocess) and capture its output."""
-    return subprocess.run(
+    """Run the real `tritonkit` command (a subprocess) and capture its output.
+
+    On timeout it gets SIGINT first (Ctrl-C: tritonkit removes what it started), then the test fails.
+    """
+    process = subprocess.Popen(
         [*TRITONKIT, *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,  # never a terminal: no prompt can block a test
         text=True,
         env=os.environ | (env or {}),
-        timeout=timeout,
         cwd=cwd,
     )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        raise AssertionError(
+            f"tritonkit {' '.join(args)} timed out after {timeout}s:\n{out}\n{err}"
+        ) from None
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def scaffold_add_sub(base: Path, name: str = "add_sub") -> Path:

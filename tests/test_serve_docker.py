@@ -160,3 +160,10 @@ def test_login_without_a_key_is_a_usage_error(engine: Engine) -> None:
     result = cli("login")  # stdin is not a terminal: no prompt
     assert result.returncode == 2
     assert "NGC_API_KEY" in result.stderr
+
+
+def test_pull_never_with_a_missing_image(engine: Engine, tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    result = cli("serve", str(repo), "--image", "tritonkit-test/absent:1", "--pull", "never", *FREE_PORTS)
+    assert result.returncode == 3
+    assert "tritonkit-test/absent:1 is not present (--pull never)" in result.stderr

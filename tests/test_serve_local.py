@@ -197,3 +197,20 @@ def test_pytorch_runtime_serves_torchscript(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=30) as response:
             outputs = json.loads(response.read())["outputs"]
         assert outputs[0]["data"] == [1.0, 5.0]
+
+
+def test_api_explicit_mode_loads_only_the_named_models(tmp_path: Path) -> None:
+    repo = scaffold_add_sub(tmp_path)
+    assert (
+        cli(
+            "add", "other", "-b", "python", "--repo", str(repo), "-i", "X:fp32:4", "-o", "Y:fp32:4"
+        ).returncode
+        == 0
+    )
+    options = LocalOptions(model_control_mode="explicit", load_models=["add_sub"], startup_timeout=60)
+    with start_local_server(repo, options) as server:
+        assert server.readiness is not None
+        states = {m.name: m.state for m in server.readiness.models}
+        assert states["add_sub"] == "READY"
+        assert states.get("other", "UNAVAILABLE") != "READY"
+        assert infer_add_sub(server.http_url)["OUTPUT0"] == [1.0, 2.0, 3.0, 4.0]

@@ -307,7 +307,7 @@ def plan_local(
         "--strict-readiness=true",
         "--allow-gpu-metrics=false",
         "--pinned-memory-pool-byte-size=0",
-        "--exit-timeout-secs=5",
+        "--exit-timeout-secs=1",  # Ctrl-C/stop should not wait 4+ s for idle models to unload
         "--backend-config=python,shm-default-byte-size=4194304",
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
         *options.extra_args,

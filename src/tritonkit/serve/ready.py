@@ -23,13 +23,19 @@ class ModelState:
 
     name: str
     version: str = ""
-    state: str = "UNKNOWN"  # READY, UNAVAILABLE, LOADING, UNLOADING, or MISSING (absent from the index)
+    # READY, UNAVAILABLE, LOADING, UNLOADING; NOT_LOADED (explicit mode); MISSING (absent from the index)
+    state: str = "UNKNOWN"
     reason: str = ""
     log_lines: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
         return self.state == "READY"
+
+    @property
+    def failed(self) -> bool:
+        """Not ready for a reason: a model never asked for (explicit mode) or unloaded on purpose is not."""
+        return self.state not in ("READY", "NOT_LOADED") and self.reason != "unloaded"
 
 
 @dataclass
@@ -44,7 +50,7 @@ class Readiness:
 
     @property
     def failed(self) -> list[ModelState]:
-        return [m for m in self.models if not m.ready]
+        return [m for m in self.models if m.failed]
 
 
 def _request(
@@ -96,16 +102,20 @@ def model_states(http_url: str | None, expected: Sequence[str] = (), log_text: s
         by_name[name] = ModelState(
             name=name,
             version=str(entry.get("version", "")),
-            state=str(entry.get("state", "UNKNOWN")) or "UNKNOWN",
+            # No state: in the repository but never loaded (explicit model control).
+            state=str(entry.get("state", "")) or "NOT_LOADED",
             reason=str(entry.get("reason", "")),
         )
     for name in expected:
+        if name in by_name and by_name[name].state == "NOT_LOADED":
+            # Asked for but never loaded: its config could not be read (the index lists it stateless).
+            by_name[name].state = "MISSING"
         if name not in by_name:
             missing = "MISSING" if http_url else "UNKNOWN"
             by_name[name] = ModelState(name=name, state=missing, reason="")
     states = sorted(by_name.values(), key=lambda m: m.name)
     for state in states:
-        if not state.ready and log_text:
+        if state.failed and log_text:
             state.log_lines = explaining_lines(log_text, state.name)
             if state.log_lines and not state.reason:
                 state.reason = clean_log_line(state.log_lines[0])
@@ -198,7 +208,7 @@ def wait_ready(
     if live:
         # Ready can still hide a model: one whose config did not parse is absent from the server.
         models = model_states(http_url, expected_models)
-        if not ready or any(not m.ready for m in models):
+        if not ready or any(m.failed for m in models):
             ready = False
             models = model_states(http_url, expected_models, read_log())
     elif expected_models:
