@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -68,8 +67,3 @@ def run(argv: list[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     return 0
-
-
-def main() -> None:
-    """Console-script entry point."""
-    sys.exit(run())
