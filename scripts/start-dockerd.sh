@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a private Docker engine for tritonkit's tests and benchmarks (PLATFORM.md), installing
-# Debian's docker.io (and debootstrap, for the local CPU test image) when missing.
+# Debian's docker.io (and debootstrap for the local CPU test image, docker-registry for the pull
+# tests) when missing.
 #   scripts/start-dockerd.sh [DIR]     (DIR default: /tmp/tritonkit-dockerd)
 # Prints `export DOCKER_HOST=unix://DIR/docker.sock`; use: eval "$(scripts/start-dockerd.sh)".
 set -euo pipefail
@@ -9,6 +10,8 @@ dir="${1:-${TRITONKIT_DOCKERD_DIR:-/tmp/tritonkit-dockerd}}"
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+# A local registry (Debian's distribution v2) lets the tests exercise a real pull with progress.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -q >&2

@@ -232,3 +232,53 @@ def interrupt(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int,
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=timeout)
     return process.returncode, out or ""
+
+
+@dataclass
+class Registry:
+    """A local registry (Debian's docker-registry, plain HTTP on 127.0.0.1: docker allows it insecure)."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory, docker_engine: Engine) -> Iterator[Registry]:
+    require(bool(shutil.which("docker-registry")), "docker-registry", "apt-get install docker-registry")
+    from tritonkit.serve.local import free_port
+
+    folder = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = open(folder / "registry.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("docker-registry did not start: " + (folder / "registry.log").read_text())
+        yield Registry(address=address, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        shutil.rmtree(folder / "data", ignore_errors=True)

@@ -6,6 +6,7 @@ Every test checks that no container carrying tritonkit's label is left behind.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 
 from serve_support import (
     Engine,
+    Registry,
     break_config,
     cli,
     cpu_image,  # noqa: F401  (session fixture)
@@ -22,6 +24,7 @@ from serve_support import (
     http_url_from,
     infer_add_sub,
     interrupt,
+    local_registry,  # noqa: F401  (session fixture)
     managed_containers,
     scaffold_add_sub,
     serve_foreground,
@@ -167,3 +170,31 @@ def test_pull_never_with_a_missing_image(engine: Engine, tmp_path: Path) -> None
     result = cli("serve", str(repo), "--image", "tritonkit-test/absent:1", "--pull", "never", *FREE_PORTS)
     assert result.returncode == 3
     assert "tritonkit-test/absent:1 is not present (--pull never)" in result.stderr
+
+
+def test_pull_from_a_registry_with_layer_progress(
+    engine: Engine,
+    cpu_image: str,  # noqa: F811
+    local_registry: Registry,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    client = engine.client
+    remote = f"{local_registry.address}/tritonkit/tritonserver:cpu"
+    # One layer of our own on top, so that the pull really downloads something.
+    dockerfile = f"FROM {cpu_image}\nRUN head -c 3000000 /dev/urandom > /opt/tritonkit-pull-test.bin\n"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=remote, rm=True)  # type: ignore[attr-defined]
+    for event in client.images.push(remote, stream=True, decode=True):  # type: ignore[attr-defined]
+        assert "error" not in event, event
+    client.images.remove(remote)  # type: ignore[attr-defined]
+    repo = scaffold_add_sub(tmp_path)
+    try:
+        started = cli("serve", str(repo), "--image", remote, "--detach", "--name", "dkpull", *FREE_PORTS)
+        assert started.returncode == 0, started.stderr
+        pull_lines = [line for line in started.stderr.splitlines() if line.startswith("pull ")]
+        assert any(line.endswith("Already exists") or "Pull complete" in line for line in pull_lines), (
+            pull_lines
+        )
+        assert "model add_sub v1: READY" in started.stdout
+        assert cli("stop", "dkpull").returncode == 0
+    finally:
+        client.images.remove(remote, force=True)  # type: ignore[attr-defined]
