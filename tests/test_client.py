@@ -72,6 +72,17 @@ def test_coerce_adds_the_batch_dim_and_casts() -> None:
     assert not added and arrays["x"].shape == (3, 4)
 
 
+def test_coerce_fast_path_passes_exact_inputs_through() -> None:
+    exact = {"x": np.ones((2, 4), np.float32), "ids": np.ones((2, 3), np.int64)}
+    arrays, added = coerce_inputs(BATCHED, exact)
+    assert arrays is exact and not added
+    near = {"x": np.ones((2, 4), np.float64), "ids": np.ones((2, 3), np.int64)}  # slow path: cast
+    arrays, _ = coerce_inputs(BATCHED, near)
+    assert arrays["x"].dtype == np.float32
+    with pytest.raises(UsageError, match="above max_batch_size"):
+        coerce_inputs(BATCHED, {"x": np.ones((9, 4), np.float32), "ids": np.ones((9, 3), np.int64)})
+
+
 def test_coerce_explains_the_batch_dim_on_a_wrong_shape() -> None:
     with pytest.raises(UsageError) as err:
         coerce_inputs(BATCHED, {"x": [1, 2, 3], "ids": [1]})

@@ -8,6 +8,7 @@ tritonclient HTTP/gRPC client is created lazily on first use and reused for ever
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,19 @@ class ModelInfo:
     def full_shape(self, tensor: TensorInfo, batch: int = 1) -> list[int]:
         """The shape sent on the wire: the batch dim first when the model batches."""
         return ([batch] if self.batched else []) + list(tensor.dims)
+
+    @functools.cached_property
+    def fast_inputs(self) -> tuple[tuple[str, Any, tuple[int, ...]], ...] | None:
+        """(name, numpy dtype, dims) per input, for the fast path of `coerce_inputs` (None: no fast path)."""
+        import numpy as np
+
+        if any(t.optional or t.wire_type in ("BYTES", "BF16") for t in self.inputs):
+            return None
+        return tuple((t.name, np.dtype(t.numpy_type), t.dims) for t in self.inputs)
+
+    @functools.cached_property
+    def wire_types(self) -> dict[str, str]:
+        return {t.name: t.wire_type for t in (*self.inputs, *self.outputs)}
 
 
 def normalize_url(url: str | None, protocol: str) -> str:
@@ -126,6 +140,18 @@ class Client:
             except Exception as exc:  # tritonclient raises plain Exceptions on bad URLs
                 raise UsageError(f"cannot use server URL {self.url!r}: {exc}") from exc
         return self._conn
+
+    @functools.cached_property
+    def _module(self) -> Any:
+        """tritonclient.http or tritonclient.grpc (InferInput, InferRequestedOutput)."""
+        self._connection()  # reports a missing client as a UsageError
+        if self.protocol == "grpc":
+            import tritonclient.grpc as grpc_module
+
+            return grpc_module
+        import tritonclient.http as http_module
+
+        return http_module
 
     def close(self) -> None:
         if self._conn is not None:
@@ -309,7 +335,8 @@ class Client:
             value = result.as_numpy(tensor.name)
             if value is None:
                 continue
-            value = _from_wire(value, tensor.wire_type)
+            if tensor.wire_type == "BF16":
+                value = _from_wire(value, tensor.wire_type)
             if added and value.ndim > 0 and value.shape[0] == 1:
                 value = value[0]
             out[tensor.name] = value
@@ -330,11 +357,8 @@ class Client:
         self, info: ModelInfo, arrays: dict[str, NDArray[Any]], wanted: list[str] | None, version: str
     ) -> Any:
         conn = self._connection()
-        if self.protocol == "grpc":
-            import tritonclient.grpc as tc
-        else:
-            import tritonclient.http as tc
-        wire = {t.name: t.wire_type for t in info.inputs}
+        tc = self._module
+        wire = info.wire_types
         infer_inputs = []
         for name, array in arrays.items():
             item = tc.InferInput(name, list(array.shape), wire[name])
@@ -451,11 +475,42 @@ def _from_wire(value: NDArray[Any], wire_type: str) -> NDArray[Any]:
     return value
 
 
+def _already_fit(info: ModelInfo, inputs: dict[str, Any]) -> bool:
+    """True when `inputs` are exactly what goes on the wire (a library caller in a loop, the bench)."""
+    import numpy as np
+
+    fast = info.fast_inputs
+    if fast is None or len(inputs) != len(fast):
+        return False
+    batched = info.max_batch_size > 0
+    batch = -1
+    for name, dtype, dims in fast:
+        array = inputs.get(name)
+        if not isinstance(array, np.ndarray) or array.dtype != dtype:
+            return False
+        shape = array.shape
+        if batched:
+            if len(shape) != len(dims) + 1 or not 0 < shape[0] <= info.max_batch_size:
+                return False
+            if batch not in (-1, shape[0]):
+                return False
+            batch = shape[0]
+            shape = shape[1:]
+        if len(shape) != len(dims):
+            return False
+        for d, n in zip(dims, shape, strict=True):
+            if d != -1 and d != n:
+                return False
+    return True
+
+
 def coerce_inputs(info: ModelInfo, inputs: Any) -> tuple[dict[str, NDArray[Any]], bool]:
     """Check names, types and shapes of `inputs` against `info`; add the batch dim where it is missing.
 
     Returns the arrays to send (by input name) and True when the batch dim was added to all of them.
     """
+    if type(inputs) is dict and _already_fit(info, inputs):
+        return inputs, False
     if not isinstance(inputs, dict):
         required = [t for t in info.inputs if not t.optional]
         if len(info.inputs) != 1 and len(required) != 1:
