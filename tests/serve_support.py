@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,45 +241,63 @@ class Registry:
 
     address: str
     process: subprocess.Popen[bytes]
+    folder: Path
 
 
-@pytest.fixture(scope="session")
-def local_registry(tmp_path_factory: pytest.TempPathFactory, docker_engine: Engine) -> Iterator[Registry]:
-    require(bool(shutil.which("docker-registry")), "docker-registry", "apt-get install docker-registry")
+def start_registry(folder: Path, htpasswd: str | None = None) -> Registry:
+    """Start docker-registry on a free 127.0.0.1 port, storing under `folder` (basic auth when htpasswd)."""
     from tritonkit.serve.local import free_port
 
-    folder = tmp_path_factory.mktemp("registry")
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    auth = ""
+    if htpasswd is not None:
+        (folder / "htpasswd").write_text(htpasswd)
+        auth = f"auth:\n  htpasswd:\n    realm: tritonkit-test\n    path: {folder / 'htpasswd'}\n"
     config = folder / "config.yml"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
     )
     log = open(folder / "registry.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
     )
+    log.close()
     address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("docker-registry did not start: " + (folder / "registry.log").read_text())
-        yield Registry(address=address, process=process)
-    finally:
-        process.terminate()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        shutil.rmtree(folder / "data", ignore_errors=True)
+            with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
+                return Registry(address=address, process=process, folder=folder)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # up, and asking for credentials
+                return Registry(address=address, process=process, folder=folder)
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_registry(Registry(address=address, process=process, folder=folder))
+    raise AssertionError("docker-registry did not start: " + (folder / "registry.log").read_text())
+
+
+def stop_registry(registry: Registry) -> None:
+    registry.process.terminate()
+    try:
+        registry.process.wait(10)
+    except subprocess.TimeoutExpired:
+        registry.process.kill()
+        registry.process.wait()
+    shutil.rmtree(registry.folder / "data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory, docker_engine: Engine) -> Iterator[Registry]:
+    """A registry without auth, for the session."""
+    require(bool(shutil.which("docker-registry")), "docker-registry", "apt-get install docker-registry")
+    registry = start_registry(tmp_path_factory.mktemp("registry"))
+    try:
+        yield registry
+    finally:
+        stop_registry(registry)

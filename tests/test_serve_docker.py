@@ -28,6 +28,8 @@ from serve_support import (
     managed_containers,
     scaffold_add_sub,
     serve_foreground,
+    start_registry,
+    stop_registry,
 )
 
 pytestmark = pytest.mark.docker
@@ -198,3 +200,36 @@ def test_pull_from_a_registry_with_layer_progress(
         assert cli("stop", "dkpull").returncode == 0
     finally:
         client.images.remove(remote, force=True)  # type: ignore[attr-defined]
+
+
+def test_login_uses_oauthtoken_and_the_key(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry with basic auth for user `$oauthtoken`: the right key logs in, a wrong one is refused."""
+    import shutil
+    import warnings
+
+    from conftest import require
+
+    require(bool(shutil.which("docker-registry")), "docker-registry", "apt-get install docker-registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        hashed = crypt.crypt("nvapi-RIGHT-KEY", crypt.mksalt(crypt.METHOD_BLOWFISH))
+    registry = start_registry(tmp_path / "registry", htpasswd=f"$oauthtoken:{hashed}\n")
+    try:
+        monkeypatch.setenv("NGC_API_KEY", "nvapi-RIGHT-KEY")
+        good = cli("login", "--registry", registry.address)
+        assert good.returncode == 0, good.stderr
+        assert "Login Succeeded" in good.stdout and "$oauthtoken" in good.stdout
+        monkeypatch.setenv("NGC_API_KEY", "nvapi-WRONG-KEY")
+        bad = cli("login", "--registry", registry.address)
+        assert bad.returncode == 3
+        assert "refused" in bad.stderr
+        for result in (good, bad):
+            assert "RIGHT-KEY" not in result.stdout + result.stderr
+            assert "WRONG-KEY" not in result.stdout + result.stderr
+        assert not list(Path.home().rglob("config.json")), "tritonkit writes no credentials file"
+    finally:
+        stop_registry(registry)

@@ -296,6 +296,10 @@ def login(
         )
     status = engine_login(connect(), key, registry)
     echo(f"{registry}: {status} (user $oauthtoken)")
+    echo(
+        f"tritonkit stores no credentials: `serve` reads {KEY_ENV} (or asks) when a pull needs the key",
+        err=True,
+    )
 
 
 def _records(client: Any | None) -> list[Any]:
