@@ -282,3 +282,46 @@ def test_dry_run_never_shows_the_ngc_key(
     out = capsys.readouterr()
     assert "DO-NOT-SHOW" not in out.out + out.err
     assert json.loads(out.out)["env"] == {"NGC_API_KEY": "***"}
+
+
+LOG = """\
+I1125 06:23:13.396081 7263 cuda_memory_manager.cc:117] "CUDA memory pool disabled"
+E1125 06:23:13.396143 7263 server.cc:241] "CudaDriverHelper has not been initialized."
+[libprotobuf ERROR text_format.cc:337] Error parsing text-format inference.ModelConfig: 6:1: Message type \
+"inference.ModelInput" has no field named "bogus".
+E1125 06:23:13.396915 7263 model_repository_manager.cc:1460] "Poll failed for model directory 'add_sub': \
+failed to read text proto from /r/add_sub/config.pbtxt"
+I1125 06:23:13.397034 7263 model_lifecycle.cc:472] "loading: other:1"
+I1125 06:23:13.406240 7271 pb_stub.cc:2105]  Failed to preinitialize Python stub: Python model file \
+not found in '/r/other/1/model.py'
+I1125 06:23:13.5 7263 model_lifecycle.cc:472] "loading: fine:1"
+"""
+
+
+def test_explaining_lines_pick_the_parse_position_and_the_model() -> None:
+    from tritonkit.serve.ready import clean_log_line, explaining_lines
+
+    lines = explaining_lines(LOG, "add_sub")
+    assert len(lines) == 2
+    assert "6:1" in lines[0] and "Poll failed for model directory 'add_sub'" in lines[1]
+    assert clean_log_line(lines[0]).startswith(
+        "Error parsing text-format inference.ModelConfig: 6:1: Message type"
+    )
+    assert clean_log_line(lines[1]).startswith("Poll failed for model directory 'add_sub'")
+    assert "model.py" in explaining_lines(LOG, "other")[0]
+    assert explaining_lines(LOG, "fine") == []
+
+
+def test_fatal_log_line() -> None:
+    from tritonkit.serve.local import fatal_log_line
+
+    assert fatal_log_line(LOG) is not None and "Failed to preinitialize Python stub" in fatal_log_line(LOG)  # type: ignore[operator]
+    assert fatal_log_line("I1125 all good") is None
+
+
+def test_model_states_from_log_only() -> None:
+    from tritonkit.serve.ready import model_states
+
+    states = {m.name: m for m in model_states(None, ["add_sub", "other", "fine"], LOG)}
+    assert set(states) == {"add_sub", "other"}  # only models the log explains
+    assert states["add_sub"].state == "FAILED" and "6:1" in states["add_sub"].reason

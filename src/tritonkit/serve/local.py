@@ -460,6 +460,10 @@ class LocalServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=2)
         remove_shm(self.command.shm_prefix)
+        if self._own_log and self.readiness is not None and self.readiness.ready:
+            # A log nobody asked for, of a server that ran fine: do not let them pile up.
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
         while self.on_stop:
             self.on_stop.pop()()
 
