@@ -164,7 +164,10 @@ def serve(
         int, typer.Option("--metrics-port", help="Host metrics port (0 = any free port).")
     ] = 8002,
     bind: Annotated[
-        str, typer.Option("--bind", help="Docker: host address the ports are published on.")
+        str,
+        typer.Option(
+            "--bind", help="Address the endpoints listen on (0.0.0.0: reachable from other machines)."
+        ),
     ] = "127.0.0.1",
     shm_size: Annotated[
         str, typer.Option("--shm-size", help="Docker: /dev/shm size (the Python backend needs room).")

@@ -52,6 +52,7 @@ def _local_options(
         extra_args=list(options.server_args),
         startup_timeout=options.startup_timeout,
         log_path=log_path,
+        bind=options.host_ip or "0.0.0.0",
     )
 
 

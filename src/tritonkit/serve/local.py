@@ -62,6 +62,7 @@ class LocalOptions:
     extra_args: list[str] = field(default_factory=list)
     startup_timeout: float = 120.0
     log_path: Path | None = None
+    bind: str = "127.0.0.1"  # address of the three endpoints ("0.0.0.0" to serve other machines)
 
 
 @dataclass
@@ -297,6 +298,9 @@ def plan_local(
         str(install.binary),
         f"--model-repository={repository}",
         f"--backend-directory={backend_dir}",
+        f"--http-address={options.bind}",
+        f"--grpc-address={options.bind}",
+        f"--metrics-address={options.bind}",
         f"--http-port={http}",
         f"--grpc-port={grpc}",
         f"--metrics-port={metrics}",
