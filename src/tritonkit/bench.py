@@ -164,6 +164,7 @@ def _measure_points(
         for conc in options.concurrency:
             if progress:
                 progress(step[0], total, f"{variant.label}: batch {batch}, concurrency {conc}")
+            m: Measurement | None = None
             if engine == "perf_analyzer":
                 from tritonkit.perf_analyzer import measure_with_perf_analyzer
 
@@ -181,8 +182,10 @@ def _measure_points(
                             f"the server stopped answering during the benchmark ({exc.message})",
                             hint="check the server log (`tritonkit logs`)",
                         ) from exc
-                    raise
-            else:
+                    if "stable measurement" not in exc.message:
+                        raise
+                    # perf_analyzer found no stable window: this point is measured by the built-in engine
+            if m is None:
                 m = measure(
                     client, model, data, concurrency=conc, batch_size=batch, duration_s=options.duration_s,
                     warmup_s=options.warmup_s, max_requests=options.max_requests,

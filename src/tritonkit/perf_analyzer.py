@@ -74,8 +74,10 @@ def measure_with_perf_analyzer(
             "-b", str(batch_size),
             "--concurrency-range", f"{concurrency}:{concurrency}",
             "--measurement-interval", str(max(int(duration_s * 1000), 200)),
+            # Short windows on a shared 2-core machine are never "stable" by perf_analyzer's default
+            # 10 %: accept any spread; the measurement window itself is what the user asked for.
             "--max-trials", "3",
-            "--stability-percentage", "100",
+            "--stability-percentage", "999",
             "-f", str(report),
         ]  # fmt: skip
         for name, dims in (shapes or {}).items():
