@@ -319,7 +319,8 @@ def create_and_start(
     from docker.errors import APIError, ImageNotFound
 
     check_host_ports(spec)
-    engine_key = str(getattr(client.api, "base_url", ""))
+    # The engine's address as the user gave it (every unix socket has the same SDK base_url).
+    engine_key = os.environ.get("DOCKER_HOST") or str(getattr(client.api, "base_url", ""))
     known = _known_refused(engine_key)
     if known & {u.name for u in spec.ulimits}:
         # Remembered from an earlier refusal by this engine: skip the doomed first attempt.
