@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.serve.local import (
-    LocalCommand,
     LocalOptions,
     LocalServer,
     ModelsNotReadyError,
     free_port,
     start_local_server,
 )
-from tritonkit.serve.plan import ContainerSpec, ServeOptions, parse_gpus, plan_container
+from tritonkit.serve.plan import ContainerSpec, LocalCommand, ServeOptions, parse_gpus, plan_container
 
 if TYPE_CHECKING:
     from tritonkit.serve.docker import ContainerServer, PullProgress

@@ -30,12 +30,16 @@ from pathlib import Path
 from types import TracebackType
 
 from tritonkit.errors import EngineUnavailableError, ServerNotReadyError, UsageError
+from tritonkit.serve.plan import MODEL_CONTROL_MODES, LocalCommand
+
 from tritonkit.serve.ready import Readiness, describe_failure, wait_ready
+
+# LocalCommand (a plan value) lives in plan.py; re-exported here for callers of the launcher.
+__all__ = ["LocalCommand", "LocalOptions", "LocalServer", "ModelsNotReadyError", "start_local_server"]
 
 PYTHON_BACKEND_FILES = ("libtriton_python.so", "triton_python_backend_utils.py")
 STUB = "triton_python_backend_stub"
 SHM_DIR = Path("/dev/shm")
-MODEL_CONTROL_MODES = ("none", "explicit", "poll")
 
 
 class ModelsNotReadyError(ServerNotReadyError):
@@ -73,31 +77,6 @@ class ServerInstall:
     python_backend: Path | None  # folder with libtriton_python.so + triton_python_backend_utils.py
     stub: Path | None  # triton_python_backend_stub for the running Python
     libs: list[Path] = field(default_factory=list)  # extra LD_LIBRARY_PATH entries
-
-
-@dataclass
-class LocalCommand:
-    """The plan of a local server: command line, environment additions, ports (a plain value)."""
-
-    argv: list[str]
-    env: dict[str, str]
-    http_port: int
-    grpc_port: int
-    metrics_port: int
-    shm_prefix: str
-    backend_dir: Path
-    repository: Path
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": "local",
-            "argv": self.argv,
-            "env": self.env,
-            "ports": {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port},
-            "shm_prefix": self.shm_prefix,
-            "backend_dir": str(self.backend_dir),
-            "repository": str(self.repository),
-        }
 
 
 # ---------------------------------------------------------------------------------------------- finding

@@ -165,6 +165,31 @@ class ContainerSpec:
         }
 
 
+@dataclass
+class LocalCommand:
+    """The plan of a local server: command line, environment additions, ports (a plain value)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+    shm_prefix: str
+    backend_dir: Path
+    repository: Path
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": "local",
+            "argv": self.argv,
+            "env": self.env,
+            "ports": {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port},
+            "shm_prefix": self.shm_prefix,
+            "backend_dir": str(self.backend_dir),
+            "repository": str(self.repository),
+        }
+
+
 def mask_env(env: dict[str, str]) -> dict[str, str]:
     """Env with the values of secret-looking names replaced by ***."""
     return {k: ("***" if _SECRET_NAME.search(k) and v else v) for k, v in env.items()}
