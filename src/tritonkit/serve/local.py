@@ -31,7 +31,6 @@ from types import TracebackType
 
 from tritonkit.errors import EngineUnavailableError, ServerNotReadyError, UsageError
 from tritonkit.serve.plan import MODEL_CONTROL_MODES, LocalCommand
-
 from tritonkit.serve.ready import Readiness, describe_failure, wait_ready
 
 # LocalCommand (a plan value) lives in plan.py; re-exported here for callers of the launcher.
