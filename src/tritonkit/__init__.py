@@ -6,6 +6,8 @@ tritonclient) load only when the functions that need them are called.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tritonkit.errors import (
     EngineUnavailableError,
     ExitCode,
@@ -18,50 +20,47 @@ from tritonkit.errors import (
     TritonkitError,
     UsageError,
 )
-from tritonkit.project import Project, load_project, resolve_repository
-from tritonkit.render import render_config, render_python_model
-from tritonkit.scaffold import add_model, init_repository, plan_model, render_repository
-from tritonkit.spec import (
-    DynamicBatchingSpec,
-    EnsembleStepSpec,
-    InstanceGroupSpec,
-    ModelSpec,
-    TensorSpec,
-)
+
+if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
+    from tritonkit.bench import run_bench
+    from tritonkit.client import Client
+    from tritonkit.describe import describe_model
+    from tritonkit.export import ExportResult, export_model
+    from tritonkit.findings import Finding
+    from tritonkit.golden import GoldenSample, load_golden, save_golden
+    from tritonkit.project import Project, load_project, resolve_repository
+    from tritonkit.render import render_config, render_python_model
+    from tritonkit.scaffold import add_model, init_repository, plan_model, render_repository
+    from tritonkit.serve import start_server
+    from tritonkit.spec import (
+        DynamicBatchingSpec,
+        EnsembleStepSpec,
+        InstanceGroupSpec,
+        ModelSpec,
+        TensorSpec,
+    )
+    from tritonkit.validate import ValidationReport, validate_repository
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DynamicBatchingSpec",
-    "EngineUnavailableError",
-    "EnsembleStepSpec",
-    "ExitCode",
-    "ExportError",
-    "FindingsError",
-    "InferenceError",
-    "InstanceGroupSpec",
-    "InterruptedByUser",
-    "ModelSpec",
-    "Project",
-    "RepositoryError",
-    "ServerNotReadyError",
-    "TensorSpec",
-    "TritonkitError",
-    "UsageError",
-    "__version__",
-    "add_model",
-    "init_repository",
-    "load_project",
-    "plan_model",
-    "render_config",
-    "render_python_model",
-    "render_repository",
-    "resolve_repository",
-]
 
-# Public API of the other areas, loaded on first use so that `import tritonkit` stays light.
-# (Function names differ from their modules' names, which would shadow them once imported.)
+# Everything but the errors loads on first use, so `import tritonkit` (and every CLI start) stays
+# light. Function names differ from their modules' names, which would shadow them once imported.
 _LAZY = {
+    "Project": "tritonkit.project",
+    "load_project": "tritonkit.project",
+    "resolve_repository": "tritonkit.project",
+    "render_config": "tritonkit.render",
+    "render_python_model": "tritonkit.render",
+    "add_model": "tritonkit.scaffold",
+    "init_repository": "tritonkit.scaffold",
+    "plan_model": "tritonkit.scaffold",
+    "render_repository": "tritonkit.scaffold",
+    "DynamicBatchingSpec": "tritonkit.spec",
+    "EnsembleStepSpec": "tritonkit.spec",
+    "InstanceGroupSpec": "tritonkit.spec",
+    "ModelSpec": "tritonkit.spec",
+    "TensorSpec": "tritonkit.spec",
     "Finding": "tritonkit.findings",
     "validate_repository": "tritonkit.validate",  # (repository, *, artifacts=True) -> ValidationReport
     "ValidationReport": "tritonkit.validate",
@@ -75,6 +74,46 @@ _LAZY = {
     "save_golden": "tritonkit.golden",
     "load_golden": "tritonkit.golden",
 }
+
+__all__ = [
+    "Client",
+    "DynamicBatchingSpec",
+    "EngineUnavailableError",
+    "EnsembleStepSpec",
+    "ExitCode",
+    "ExportError",
+    "ExportResult",
+    "Finding",
+    "FindingsError",
+    "GoldenSample",
+    "InferenceError",
+    "InstanceGroupSpec",
+    "InterruptedByUser",
+    "ModelSpec",
+    "Project",
+    "RepositoryError",
+    "ServerNotReadyError",
+    "TensorSpec",
+    "TritonkitError",
+    "UsageError",
+    "ValidationReport",
+    "__version__",
+    "add_model",
+    "describe_model",
+    "export_model",
+    "init_repository",
+    "load_golden",
+    "load_project",
+    "plan_model",
+    "render_config",
+    "render_python_model",
+    "render_repository",
+    "resolve_repository",
+    "run_bench",
+    "save_golden",
+    "start_server",
+    "validate_repository",
+]
 
 
 def __getattr__(name: str) -> object:
