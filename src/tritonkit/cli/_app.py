@@ -18,6 +18,14 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+@app.callback()
+def _group() -> None:
+    """From a PyTorch model to a running, validated Triton Inference Server model repository."""
+    # A callback keeps the app a command group even when only one command module is loaded
+    # (see tritonkit.cli.load_commands); typer would otherwise run a lone command directly.
+
+
 # The shared --repo option of every command that acts on a repository.
 RepoOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional at runtime on 3.10
