@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet $(TORCH_PIN)
 	$(BIN)/pip install --quiet -e '.[all,dev]' $(TORCH_PIN)
+	# perf_analyzer for `tritonkit bench` (from the tritonclient 2.51.0 wheel; see the script).
+	bash scripts/get-perf-analyzer.sh $(VENV)
 	touch $@
 
 setup: $(STAMP)

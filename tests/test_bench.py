@@ -335,8 +335,8 @@ def test_a_server_that_dies_mid_bench(
 ) -> None:
     """A clear error and exit 3, not a hang or a traceback."""
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
-    if engine == "perf_analyzer" and find_perf_analyzer() is None:
-        pytest.skip("perf_analyzer is not set up: run scripts/get-perf-analyzer.sh")
+    if engine == "perf_analyzer":
+        require(find_perf_analyzer() is not None, "perf_analyzer", "run scripts/get-perf-analyzer.sh")
     server = start_test_server(_add_sub_only(tmp_path))
     try:
         killer = threading.Timer(1.0, server.stop)
@@ -359,8 +359,7 @@ def test_a_server_that_dies_mid_bench(
 
 @pytest.mark.server
 def test_bench_with_perf_analyzer_when_set_up(explicit_server: tuple[object, Path]) -> None:
-    if find_perf_analyzer() is None:
-        pytest.skip("perf_analyzer is not set up: run scripts/get-perf-analyzer.sh")
+    require(find_perf_analyzer() is not None, "perf_analyzer", "run scripts/get-perf-analyzer.sh")
     server, _ = explicit_server
     result = run_bench(server.http_url, "add_sub", BenchOptions([2], [1], 0.5, engine="perf_analyzer"))  # type: ignore[attr-defined]
     m = result.rows[0].measurement
