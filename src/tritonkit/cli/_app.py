@@ -40,18 +40,9 @@ def echo(text: str = "", *, err: bool = False) -> None:
     typer.echo(text, err=err)
 
 
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Print an error line to stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
-    try:
-        from typer._click.exceptions import ClickException  # typer >= 0.29 vendors click
-    except ImportError:  # pragma: no cover - older typer on real click
-        from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
 
     try:
         result = app(args=argv, prog_name="tritonkit", standalone_mode=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tritonkit.cli._app import RepoOption, app, echo
-from tritonkit.errors import ExitCode, FindingsError
+from tritonkit.errors import FindingsError
 
 
 @app.command()
@@ -154,4 +154,3 @@ def render(
         )
     if not result.changed:
         echo(f"{len(result.unchanged)} config(s) up to date")
-    _ = ExitCode
