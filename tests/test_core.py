@@ -13,7 +13,14 @@ from tritonkit.golden import GoldenSample, load_golden, save_golden
 from tritonkit.project import load_project, resolve_repository, spec_path_for
 from tritonkit.repository import list_model_dirs, next_version, staged_dir
 from tritonkit.scaffold import add_model, init_repository
-from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec, parse_dims
+from tritonkit.spec import (
+    DynamicBatchingSpec,
+    InstanceGroupSpec,
+    ModelSpec,
+    TensorSpec,
+    parse_dims,
+    scheduling_from_flags,
+)
 
 
 @pytest.mark.parametrize(
@@ -176,3 +183,15 @@ def test_golden_sample_round_trip(tmp_path: Path) -> None:
     assert (loaded.rtol, loaded.atol, loaded.meta) == (1e-3, 1e-3, {"batch": True})
     with pytest.raises(UsageError, match="no golden sample"):
         load_golden(tmp_path / "nowhere")
+
+
+def test_scheduling_from_flags() -> None:
+    assert scheduling_from_flags() == (None, [])
+    batching, groups = scheduling_from_flags(preferred_batch_sizes=[4], instances=2)
+    assert batching == DynamicBatchingSpec([4], 0) and groups == [InstanceGroupSpec(2, "KIND_CPU")]
+    assert scheduling_from_flags(max_queue_delay_us=100)[0] == DynamicBatchingSpec([], 100)
+    assert scheduling_from_flags(kind="gpu", gpus="0,1")[1] == [InstanceGroupSpec(1, "KIND_GPU", [0, 1])]
+    with pytest.raises(UsageError, match="--gpus"):
+        scheduling_from_flags(kind="gpu", gpus="0,x")
+    with pytest.raises(UsageError, match="count must be >= 1"):
+        scheduling_from_flags(instances=0)

@@ -199,6 +199,37 @@ class InstanceGroupSpec:
         )
 
 
+def scheduling_from_flags(
+    *,
+    dynamic_batching: bool = False,
+    preferred_batch_sizes: list[int] | None = None,
+    max_queue_delay_us: int | None = None,
+    instances: int | None = None,
+    kind: str = "cpu",
+    gpus: str | None = None,
+) -> tuple[DynamicBatchingSpec | None, list[InstanceGroupSpec]]:
+    """The dynamic batcher and instance group that `add`/`export` flags ask for (None / [] when unset).
+
+    A preferred size or a queue delay implies dynamic batching; an instance count, GPU ids or a
+    kind other than cpu make one instance group.
+    """
+    batching = None
+    if dynamic_batching or preferred_batch_sizes or max_queue_delay_us is not None:
+        batching = DynamicBatchingSpec(list(preferred_batch_sizes or []), max_queue_delay_us or 0)
+    gpu_ids: list[int] = []
+    if gpus:
+        try:
+            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
+    groups = []
+    if instances is not None or gpu_ids or kind != "cpu":
+        groups.append(
+            InstanceGroupSpec(count=instances if instances is not None else 1, kind=kind, gpus=gpu_ids)
+        )
+    return batching, groups
+
+
 @dataclass
 class EnsembleStepSpec:
     """One ensemble step: member model, input_map and output_map (member tensor -> ensemble tensor)."""

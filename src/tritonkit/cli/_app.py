@@ -34,6 +34,30 @@ RepoOption = Annotated[
     ),
 ]
 
+# The scheduling options shared by `add` and `export` (turned into specs by spec.scheduling_from_flags).
+DynamicBatchingOption = Annotated[
+    bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")
+]
+PreferredBatchSizeOption = Annotated[
+    Optional[list[int]],  # noqa: UP045
+    typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching."),
+]
+QueueDelayOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--max-queue-delay-us", help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching."
+    ),
+]
+InstancesOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--instances", help="Instance count of the instance group."),
+]
+KindOption = Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")]
+GpusOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1."),
+]
+
 
 def echo(text: str = "", *, err: bool = False) -> None:
     """Print one line (the only way commands print)."""

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from tritonkit.cli._app import RepoOption, app, echo
+from tritonkit.cli._app import (
+    DynamicBatchingOption,
+    GpusOption,
+    InstancesOption,
+    KindOption,
+    PreferredBatchSizeOption,
+    QueueDelayOption,
+    RepoOption,
+    app,
+    echo,
+)
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -113,25 +123,12 @@ def export(
             help="'all' or NAME:AXES (config dims, batch dim excluded), repeatable; those dims become -1.",
         ),
     ] = None,
-    dynamic_batching: Annotated[
-        bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")
-    ] = False,
-    preferred_batch_size: Annotated[
-        list[int] | None,
-        typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching."),
-    ] = None,
-    queue_delay_us: Annotated[
-        int | None,
-        typer.Option(
-            "--max-queue-delay-us",
-            help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.",
-        ),
-    ] = None,
-    instances: Annotated[
-        int | None, typer.Option("--instances", help="Instance count of the instance group.")
-    ] = None,
-    kind: Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")] = "cpu",
-    gpus: Annotated[str | None, typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
+    dynamic_batching: DynamicBatchingOption = False,
+    preferred_batch_size: PreferredBatchSizeOption = None,
+    queue_delay_us: QueueDelayOption = None,
+    instances: InstancesOption = None,
+    kind: KindOption = "cpu",
+    gpus: GpusOption = None,
     version: Annotated[
         int | None, typer.Option("--version", help="Version folder to write (default 1).")
     ] = None,
@@ -146,20 +143,16 @@ def export(
     """Export a PyTorch model (TorchScript or ONNX) with an inferred config, proven against eager."""
     from tritonkit.errors import UsageError
     from tritonkit.project import resolve_repository
-    from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec
+    from tritonkit.spec import scheduling_from_flags
 
-    db = None
-    if dynamic_batching or preferred_batch_size or queue_delay_us is not None:
-        db = DynamicBatchingSpec(list(preferred_batch_size or []), queue_delay_us or 0)
-    groups = []
-    gpu_ids: list[int] = []
-    if gpus:
-        try:
-            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
-    if instances is not None or gpu_ids or kind != "cpu":
-        groups.append(InstanceGroupSpec(count=instances or 1, kind=kind, gpus=gpu_ids))
+    db, groups = scheduling_from_flags(
+        dynamic_batching=dynamic_batching,
+        preferred_batch_sizes=preferred_batch_size,
+        max_queue_delay_us=queue_delay_us,
+        instances=instances,
+        kind=kind,
+        gpus=gpus,
+    )
     dynamic = _dynamic_dims(dynamic_dims)
     repository = resolve_repository(repo)
     examples = _examples(example_input, example_inputs, "example-input")

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from tritonkit.cli._app import RepoOption, app, echo
+from tritonkit.cli._app import (
+    DynamicBatchingOption,
+    GpusOption,
+    InstancesOption,
+    KindOption,
+    PreferredBatchSizeOption,
+    QueueDelayOption,
+    RepoOption,
+    app,
+    echo,
+)
 from tritonkit.errors import FindingsError
 
 
@@ -43,25 +53,12 @@ def add(
     max_batch_size: Annotated[
         int, typer.Option("--max-batch-size", help="0 = no batching; N adds an implicit batch dim.")
     ] = 0,
-    dynamic_batching: Annotated[
-        bool, typer.Option("--dynamic-batching", help="Enable the dynamic batcher.")
-    ] = False,
-    preferred_batch_size: Annotated[
-        list[int] | None,
-        typer.Option("--preferred-batch-size", help="Repeatable; implies --dynamic-batching."),
-    ] = None,
-    queue_delay_us: Annotated[
-        int | None,
-        typer.Option(
-            "--max-queue-delay-us",
-            help="Dynamic batcher queue delay (microseconds); implies --dynamic-batching.",
-        ),
-    ] = None,
-    instances: Annotated[
-        int | None, typer.Option("--instances", help="Instance count of the instance group.")
-    ] = None,
-    kind: Annotated[str, typer.Option("--kind", help="Instance kind: cpu, gpu, auto or model.")] = "cpu",
-    gpus: Annotated[str | None, typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1.")] = None,
+    dynamic_batching: DynamicBatchingOption = False,
+    preferred_batch_size: PreferredBatchSizeOption = None,
+    queue_delay_us: QueueDelayOption = None,
+    instances: InstancesOption = None,
+    kind: KindOption = "cpu",
+    gpus: GpusOption = None,
     version: Annotated[int, typer.Option("--version", help="Version folder to create.")] = 1,
     bls_target: Annotated[
         str | None,
@@ -78,26 +75,16 @@ def add(
     from tritonkit.errors import UsageError
     from tritonkit.project import resolve_repository
     from tritonkit.scaffold import add_model
-    from tritonkit.spec import (
-        DynamicBatchingSpec,
-        EnsembleStepSpec,
-        InstanceGroupSpec,
-        ModelSpec,
-        TensorSpec,
-    )
+    from tritonkit.spec import EnsembleStepSpec, ModelSpec, TensorSpec, scheduling_from_flags
 
-    db = None
-    if dynamic_batching or preferred_batch_size or queue_delay_us is not None:
-        db = DynamicBatchingSpec(list(preferred_batch_size or []), queue_delay_us or 0)
-    groups = []
-    gpu_ids: list[int] = []
-    if gpus:
-        try:
-            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
-    if instances is not None or gpu_ids or kind != "cpu":
-        groups.append(InstanceGroupSpec(count=instances or 1, kind=kind, gpus=gpu_ids))
+    db, groups = scheduling_from_flags(
+        dynamic_batching=dynamic_batching,
+        preferred_batch_sizes=preferred_batch_size,
+        max_queue_delay_us=queue_delay_us,
+        instances=instances,
+        kind=kind,
+        gpus=gpus,
+    )
     if steps and backend.lower() != "ensemble":
         raise UsageError("--step is for --backend ensemble")
     if bls_target and backend.lower() not in ("python", "bls"):
