@@ -22,12 +22,13 @@ from tritonkit.errors import (
 )
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
-    from tritonkit.bench import run_bench
+    from tritonkit.bench import BenchOptions, run_bench, run_sweep
     from tritonkit.client import Client
     from tritonkit.describe import describe_model
     from tritonkit.export import ExportResult, export_model
     from tritonkit.findings import Finding
     from tritonkit.golden import GoldenSample, load_golden, save_golden
+    from tritonkit.goldencheck import check_models
     from tritonkit.project import Project, load_project, resolve_repository
     from tritonkit.render import render_config, render_python_model
     from tritonkit.scaffold import add_model, init_repository, plan_model, render_repository
@@ -69,13 +70,17 @@ _LAZY = {
     "ExportResult": "tritonkit.export",
     "start_server": "tritonkit.serve",  # (repository, options) -> RunningServer
     "Client": "tritonkit.client",  # Client(url, protocol="http").infer(model, inputs) -> dict[str, ndarray]
-    "run_bench": "tritonkit.bench",
+    "run_bench": "tritonkit.bench",  # (url, model, BenchOptions) -> BenchResult
+    "run_sweep": "tritonkit.bench",  # variants loaded through the load API, measured, original restored
+    "BenchOptions": "tritonkit.bench",
+    "check_models": "tritonkit.goldencheck",  # golden samples against the server (`tritonkit test`)
     "GoldenSample": "tritonkit.golden",
     "save_golden": "tritonkit.golden",
     "load_golden": "tritonkit.golden",
 }
 
 __all__ = [
+    "BenchOptions",
     "Client",
     "DynamicBatchingSpec",
     "EngineUnavailableError",
@@ -99,6 +104,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "add_model",
+    "check_models",
     "describe_model",
     "export_model",
     "init_repository",
@@ -110,6 +116,7 @@ __all__ = [
     "render_repository",
     "resolve_repository",
     "run_bench",
+    "run_sweep",
     "save_golden",
     "start_server",
     "validate_repository",
