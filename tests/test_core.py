@@ -195,3 +195,16 @@ def test_scheduling_from_flags() -> None:
         scheduling_from_flags(kind="gpu", gpus="0,x")
     with pytest.raises(UsageError, match="count must be >= 1"):
         scheduling_from_flags(instances=0)
+
+
+def test_every_public_name_resolves_and_import_stays_light() -> None:
+    import subprocess
+    import sys
+
+    import tritonkit
+
+    for name in tritonkit.__all__:
+        assert getattr(tritonkit, name) is not None, name
+    code = "import sys, tritonkit; print(sorted(m for m in ('torch', 'docker', 'jinja2', 'yaml') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
