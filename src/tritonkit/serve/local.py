@@ -139,6 +139,10 @@ def runtimes_dir() -> Path:
     return templates_dir() / "runtimes"
 
 
+# The module the runtimes share (templates/runtimes/tritonkit_runtime.py), copied beside each model.py.
+RUNTIME_COMMON = "tritonkit_runtime.py"
+
+
 def _runtime_files() -> dict[str, Path]:
     root = runtimes_dir()
     if not root.is_dir():
@@ -172,8 +176,9 @@ def prepare_backend_dir(
     if install.stub is not None:
         sources.append(install.stub)
     runtimes = _runtime_files()
+    common = runtimes_dir() / RUNTIME_COMMON
     key = hashlib.sha256()
-    for src in [*sources, *runtimes.values()]:
+    for src in [*sources, *runtimes.values(), *([common] if runtimes else [])]:
         st = src.stat()
         key.update(f"{src}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     root = cache_root or _cache_root()
@@ -190,6 +195,7 @@ def prepare_backend_dir(
                 shutil.copy2(src, dest / src.name)  # real copies: symlinks "escape backend directory"
             if model_py is not None:
                 shutil.copy2(model_py, dest / "model.py")
+                shutil.copy2(common, dest / RUNTIME_COMMON)
         try:
             os.rename(tmp, target)
         except OSError:  # another process built it first

@@ -1,8 +1,8 @@
 """tritonkit's `onnxruntime` runtime for the Python backend: serves `model.onnx` unmodified.
 
 Triton's CPU build from the nvidia-pytriton wheel has no ONNX Runtime backend. Put this file at
-`<backend-dir>/onnxruntime/model.py` beside a real copy of `libtriton_python.so` and configs with
-`platform: "onnxruntime_onnx"` load through the Python backend. Inputs and outputs are matched by
+`<backend-dir>/onnxruntime/model.py` (with tritonkit_runtime.py) beside a real copy of
+`libtriton_python.so`, and configs with `platform: "onnxruntime_onnx"` load through the Python backend. Inputs and outputs are matched by
 name, as the onnxruntime backend does; outputs are cast to their config data types.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
+from tritonkit_runtime import BatchedRuntime  # copied beside this file by serve --local
 
 
-class TritonPythonModel:
+class TritonPythonModel(BatchedRuntime):
     """Loads `<version>/model.onnx` in an onnxruntime CPU session; runs each request (batched when it can)."""
 
     def initialize(self, args: dict[str, Any]) -> None:
@@ -45,51 +46,6 @@ class TritonPythonModel:
             n: np.asarray(v).astype(dtype, copy=False)
             for (n, dtype), v in zip(self.outputs, values, strict=False)
         }
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        arrays = []
-        for request in requests:
-            arrays.append(
-                {
-                    n: t.as_numpy()
-                    for n in self.inputs
-                    if (t := pb_utils.get_input_tensor_by_name(request, n)) is not None
-                }
-            )
-        results: list[dict[str, np.ndarray] | Exception] = []
-        if self.max_batch_size > 0 and len(arrays) > 1 and self._stackable(arrays):
-            # One session run for the dynamic batcher's requests, split back by their batch sizes.
-            try:
-                merged = self._run({n: np.concatenate([a[n] for a in arrays]) for n in arrays[0]})
-                start = 0
-                for a in arrays:
-                    size = next(iter(a.values())).shape[0]
-                    results.append({n: v[start : start + size] for n, v in merged.items()})
-                    start += size
-            except Exception:  # fall back to one run per request, errors per request
-                results = []
-        if not results:
-            for a in arrays:
-                try:
-                    results.append(self._run(a))
-                except Exception as exc:  # the error goes back to the client
-                    results.append(exc)
-        responses = []
-        for result in results:
-            if isinstance(result, Exception):
-                error = pb_utils.TritonError(f"{type(result).__name__}: {result}")
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
-            else:
-                tensors = [pb_utils.Tensor(n, v) for n, v in result.items()]
-                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
-        return responses
-
-    def _stackable(self, arrays: list[dict[str, np.ndarray]]) -> bool:
-        first = arrays[0]
-        return all(
-            a.keys() == first.keys() and all(a[n].shape[1:] == first[n].shape[1:] for n in first)
-            for a in arrays
-        )
 
     def finalize(self) -> None:
         self.session = None

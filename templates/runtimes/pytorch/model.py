@@ -1,8 +1,8 @@
 """tritonkit's `pytorch` runtime for the Python backend: serves TorchScript `model.pt` unmodified.
 
 Triton's CPU build from the nvidia-pytriton wheel has no libtorch backend. Put this file at
-`<backend-dir>/pytorch/model.py` beside a real copy of `libtriton_python.so` and configs with
-`platform: "pytorch_libtorch"` load through the Python backend. It follows the libtorch backend's
+`<backend-dir>/pytorch/model.py` (with tritonkit_runtime.py) beside a real copy of
+`libtriton_python.so`, and configs with `platform: "pytorch_libtorch"` load through the Python backend. It follows the libtorch backend's
 conventions: inputs named `NAME__INDEX` go to forward argument INDEX, other names to the forward
 argument of that name (else config order); outputs named `NAME__INDEX` take element INDEX of a tuple
 output, dict outputs are matched by key, and every output is cast to its config data type.
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
+from tritonkit_runtime import BatchedRuntime  # copied beside this file by serve --local
 
 _INDEXED = re.compile(r"^.+__(\d+)$")
 
@@ -30,7 +31,7 @@ def _indices(names: list[str]) -> list[int] | None:
     return [int(m.group(1)) for m in found if m]
 
 
-class TritonPythonModel:
+class TritonPythonModel(BatchedRuntime):
     """Loads `<version>/model.pt` with torch.jit.load and runs it on each request (batched when it can)."""
 
     def initialize(self, args: dict[str, Any]) -> None:
@@ -81,51 +82,6 @@ class TritonPythonModel:
                 value = result[self.output_indices[i] if self.output_indices else i]
             out[name] = value.detach().cpu().numpy().astype(dtype, copy=False)
         return out
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        arrays = []
-        for request in requests:
-            arrays.append(
-                {
-                    n: t.as_numpy()
-                    for n in self.inputs
-                    if (t := pb_utils.get_input_tensor_by_name(request, n)) is not None
-                }
-            )
-        results: list[dict[str, np.ndarray] | Exception] = []
-        if self.max_batch_size > 0 and len(arrays) > 1 and self._stackable(arrays):
-            # One forward pass for the dynamic batcher's requests, split back by their batch sizes.
-            try:
-                merged = self._run({n: np.concatenate([a[n] for a in arrays]) for n in arrays[0]})
-                start = 0
-                for a in arrays:
-                    size = next(iter(a.values())).shape[0]
-                    results.append({n: v[start : start + size] for n, v in merged.items()})
-                    start += size
-            except Exception:  # fall back to one pass per request, errors per request
-                results = []
-        if not results:
-            for a in arrays:
-                try:
-                    results.append(self._run(a))
-                except Exception as exc:  # the error goes back to the client
-                    results.append(exc)
-        responses = []
-        for result in results:
-            if isinstance(result, Exception):
-                error = pb_utils.TritonError(f"{type(result).__name__}: {result}")
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
-            else:
-                tensors = [pb_utils.Tensor(n, v) for n, v in result.items()]
-                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
-        return responses
-
-    def _stackable(self, arrays: list[dict[str, np.ndarray]]) -> bool:
-        first = arrays[0]
-        return all(
-            a.keys() == first.keys() and all(a[n].shape[1:] == first[n].shape[1:] for n in first)
-            for a in arrays
-        )
 
     def finalize(self) -> None:
         self.model = None
