@@ -32,8 +32,8 @@ test-fast: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -q -m "not server and not docker"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks templates/runtimes
+	$(BIN)/ruff format --check src tests benchmarks templates/runtimes
 	$(BIN)/mypy
 
 ## Print every benchmark figure as a ratio against its baseline, measured in the same run.

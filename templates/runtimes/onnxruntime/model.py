@@ -1,9 +1,10 @@
 """tritonkit's `onnxruntime` runtime for the Python backend: serves `model.onnx` unmodified.
 
 Triton's CPU build from the nvidia-pytriton wheel has no ONNX Runtime backend. Put this file at
-`<backend-dir>/onnxruntime/model.py` (with tritonkit_runtime.py) beside a real copy of
-`libtriton_python.so`, and configs with `platform: "onnxruntime_onnx"` load through the Python backend. Inputs and outputs are matched by
-name, as the onnxruntime backend does; outputs are cast to their config data types.
+`<backend-dir>/onnxruntime/model.py`, with tritonkit_runtime.py, beside a real copy of
+`libtriton_python.so`, and configs with `platform: "onnxruntime_onnx"` load through the Python
+backend. Inputs and outputs are matched by name, as the onnxruntime backend does; outputs are cast
+to their config data types.
 """
 
 from __future__ import annotations

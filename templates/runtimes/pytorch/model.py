@@ -1,11 +1,12 @@
 """tritonkit's `pytorch` runtime for the Python backend: serves TorchScript `model.pt` unmodified.
 
 Triton's CPU build from the nvidia-pytriton wheel has no libtorch backend. Put this file at
-`<backend-dir>/pytorch/model.py` (with tritonkit_runtime.py) beside a real copy of
-`libtriton_python.so`, and configs with `platform: "pytorch_libtorch"` load through the Python backend. It follows the libtorch backend's
-conventions: inputs named `NAME__INDEX` go to forward argument INDEX, other names to the forward
-argument of that name (else config order); outputs named `NAME__INDEX` take element INDEX of a tuple
-output, dict outputs are matched by key, and every output is cast to its config data type.
+`<backend-dir>/pytorch/model.py`, with tritonkit_runtime.py, beside a real copy of
+`libtriton_python.so`, and configs with `platform: "pytorch_libtorch"` load through the Python
+backend. It follows the libtorch backend's conventions: inputs named `NAME__INDEX` go to forward
+argument INDEX, other names to the forward argument of that name (else config order); outputs named
+`NAME__INDEX` take element INDEX of a tuple output, dict outputs are matched by key, and every
+output is cast to its config data type.
 """
 
 from __future__ import annotations
