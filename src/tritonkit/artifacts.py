@@ -48,8 +48,20 @@ class _Context:
     max_batch_size: int
     inputs: list[_Tensor]
     outputs: list[_Tensor]
-    positions: dict[str, int]
+    config_path: Path
     findings: list[Finding] = field(default_factory=list)
+    _positions: dict[str, int] | None = None
+
+    def line(self, *paths: str) -> int | None:
+        """The config line of the first located field path; the config is read only for a finding."""
+        from tritonkit.schema import line_of, locate_fields
+
+        if self._positions is None:
+            try:
+                self._positions = locate_fields(self.config_path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                self._positions = {}
+        return line_of(self._positions, *paths)
 
     def add(
         self,
@@ -61,9 +73,7 @@ class _Context:
         file: str | None = None,
         path: tuple[str, ...] = (),
     ) -> None:
-        from tritonkit.schema import line_of
-
-        line = line_of(self.positions, *path) if path and file is None else None
+        line = self.line(*path) if path and file is None else None
         finding = Finding(severity, rule, message, self.model, file or self.config_file, line, None, hint)
         if finding not in self.findings:
             self.findings.append(finding)
@@ -129,20 +139,13 @@ def check_model_artifacts(
                 SKIP_HINT,
             )
         ]
-    try:
-        text = (model_dir / "config.pbtxt").read_text(encoding="utf-8")
-        from tritonkit.schema import locate_fields
-
-        positions = locate_fields(text)
-    except (OSError, UnicodeDecodeError):
-        positions = {}
     ctx = _Context(
         model=config.name or model_dir.name,
         config_file=config_file,
         max_batch_size=int(config.max_batch_size),
         inputs=_tensors(config.input),
         outputs=_tensors(config.output),
-        positions=positions,
+        config_path=model_dir / "config.pbtxt",
     )
     base = Path(config_file).parent
     for version, path in present.items():

@@ -43,15 +43,11 @@ class ModelContext:
         """The line of the first located field path; positions are computed on first use only."""
         if self.text is None or not paths:
             return None
-        if self._positions is None:
-            from tritonkit.schema import locate_fields
+        from tritonkit.schema import line_of, locate_fields
 
+        if self._positions is None:
             self._positions = locate_fields(self.text)
-        for path in paths:
-            line = self._positions.get(path)
-            if line is not None:
-                return line
-        return None
+        return line_of(self._positions, *paths)
 
     def finding(
         self,
