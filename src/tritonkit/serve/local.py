@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tritonkit.errors import EngineUnavailableError, ServerNotReadyError, UsageError
-from tritonkit.serve.plan import MODEL_CONTROL_MODES, LocalCommand
+from tritonkit.serve.plan import LocalCommand, check_model_control
 from tritonkit.serve.ready import Readiness, describe_failure, wait_ready
 
 # LocalCommand (a plan value) lives in plan.py; re-exported here for callers of the launcher.
@@ -265,13 +265,7 @@ def plan_local(
     repository: Path, options: LocalOptions, install: ServerInstall, backend_dir: Path
 ) -> LocalCommand:
     """The command line and environment of a local server (ports still 0 are given free ones)."""
-    if options.model_control_mode not in MODEL_CONTROL_MODES:
-        raise UsageError(
-            f"unknown model control mode {options.model_control_mode!r}",
-            hint=f"use one of {', '.join(MODEL_CONTROL_MODES)}",
-        )
-    if options.load_models and options.model_control_mode != "explicit":
-        raise UsageError("--load-model needs --model-control-mode explicit")
+    check_model_control(options.model_control_mode, options.load_models)
     http, grpc, metrics = (
         p or free_port() for p in (options.http_port, options.grpc_port, options.metrics_port)
     )

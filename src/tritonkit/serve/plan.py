@@ -226,15 +226,19 @@ def container_name(repository: Path, name: str | None = None) -> str:
     return f"tritonkit-{stem[:40]}-{uuid.uuid4().hex[:6]}"
 
 
+def check_model_control(mode: str, load_models: list[str]) -> None:
+    """A known --model-control-mode, and --load-model only with explicit control (both engines)."""
+    if mode not in MODEL_CONTROL_MODES:
+        raise UsageError(
+            f"unknown --model-control-mode {mode!r}", hint=f"use one of {', '.join(MODEL_CONTROL_MODES)}"
+        )
+    if load_models and mode != "explicit":
+        raise UsageError("--load-model needs --model-control-mode explicit")
+
+
 def server_args(options: ServeOptions, *, cpu_only: bool) -> list[str]:
     """tritonserver flags common to both engines (besides ports and paths)."""
-    if options.model_control_mode not in MODEL_CONTROL_MODES:
-        raise UsageError(
-            f"unknown --model-control-mode {options.model_control_mode!r}",
-            hint=f"use one of {', '.join(MODEL_CONTROL_MODES)}",
-        )
-    if options.load_models and options.model_control_mode != "explicit":
-        raise UsageError("--load-model needs --model-control-mode explicit")
+    check_model_control(options.model_control_mode, options.load_models)
     args = [
         f"--model-control-mode={options.model_control_mode}",
         *(f"--load-model={m}" for m in options.load_models),
