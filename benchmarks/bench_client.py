@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from client_support import EXAMPLES, start_test_server  # noqa: E402
-from tritonkit.bench import BenchOptions, run_sweep  # noqa: E402
-from tritonkit.client import Client  # noqa: E402
+from tritonkit.bench.run import BenchOptions, run_sweep  # noqa: E402
+from tritonkit.client.client import Client  # noqa: E402
 
 REQUESTS = 1000
 ROUNDS = 10
@@ -103,7 +103,7 @@ def overhead(url: str, protocol: str) -> None:
         f"= {(b + extra) / b:.3f}x (goal <= 1.10x)"
     )
     # The part that is tritonkit's own (name/type/shape checks), timed without the network noise.
-    from tritonkit.client import coerce_inputs
+    from tritonkit.client.client import coerce_inputs
 
     info = client.model_info("add_sub")
     n = 20000

@@ -62,7 +62,7 @@ def bench_in_process(work: Path) -> tuple[float, float, float, float]:
     from models import MLP  # type: ignore[import-not-found]
 
     from tritonkit.export import export_model
-    from tritonkit.scaffold import init_repository
+    from tritonkit.repository.scaffold import init_repository
 
     warnings.simplefilter("ignore")
     # A fresh project per run (created outside the timing): the cost of one export, not of a spec file

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tritonkit.render import render_config, render_python_model
-from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
+from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
+from tritonkit.repository.render import render_config, render_python_model
 
 HEAVY = ("torch", "docker", "tritonclient.http", "tritonclient.grpc", "grpc")
 
@@ -104,8 +104,8 @@ def main() -> int:
 
     from google.protobuf import text_format
 
-    from tritonkit.schema import pb2
-    from tritonkit.validate import validate_repository
+    from tritonkit.model.schema import pb2
+    from tritonkit.validate.engine import validate_repository
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "model_repository"

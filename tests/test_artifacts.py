@@ -10,11 +10,11 @@ import pytest
 
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW
-from tritonkit.artifacts import check_model_artifacts
-from tritonkit.findings import Finding
-from tritonkit.repository import list_model_dirs
-from tritonkit.scaffold import init_repository
-from tritonkit.schema import parse_config
+from tritonkit.model.schema import parse_config
+from tritonkit.repository.layout import list_model_dirs
+from tritonkit.repository.scaffold import init_repository
+from tritonkit.validate.artifacts import check_model_artifacts
+from tritonkit.validate.findings import Finding
 
 pytestmark = pytest.mark.torch
 FORMATS = ("torchscript", "onnx")
@@ -167,8 +167,8 @@ def test_without_torch_the_check_says_it_was_skipped(exported: Path) -> None:
 import sys
 sys.modules["torch"] = None  # as if torch were not installed
 from pathlib import Path
-from tritonkit.artifacts import check_model_artifacts
-from tritonkit.schema import parse_config
+from tritonkit.validate.artifacts import check_model_artifacts
+from tritonkit.model.schema import parse_config
 model = Path({str(exported / "mlp_torchscript")!r})
 config = parse_config((model / "config.pbtxt").read_text())
 findings = check_model_artifacts(config, model, {{1: model / "1"}}, "c")
@@ -180,7 +180,7 @@ print([(f.severity, f.rule, f.message, f.hint) for f in findings])
 
 
 def test_validate_runs_the_artifact_checks(exported: Path) -> None:
-    validate = pytest.importorskip("tritonkit.validate")
+    validate = pytest.importorskip("tritonkit.validate.engine")
     report = validate.validate_repository(exported)
     assert not [f for f in report.findings if f.severity == "error"], report.findings
     path = exported / "mlp_onnx" / "config.pbtxt"

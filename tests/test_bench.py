@@ -15,7 +15,9 @@ import pytest
 
 from client_support import copy_example, server_binary, start_test_server
 from conftest import require
-from tritonkit.bench import (
+from tritonkit.bench.loadgen import Measurement
+from tritonkit.bench.perf_analyzer import find_perf_analyzer, parse_report
+from tritonkit.bench.run import (
     BenchOptions,
     BenchResult,
     BenchRow,
@@ -28,11 +30,9 @@ from tritonkit.bench import (
     variant_config,
 )
 from tritonkit.cli import run
-from tritonkit.client import Client
+from tritonkit.client.client import Client
 from tritonkit.errors import InterruptedByUser, UsageError
-from tritonkit.loadgen import Measurement
-from tritonkit.perf_analyzer import find_perf_analyzer, parse_report
-from tritonkit.schema import parse_config
+from tritonkit.model.schema import parse_config
 
 # ------------------------------------------------------------------------------------ without a server
 

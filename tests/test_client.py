@@ -16,10 +16,10 @@ import pytest
 from client_support import copy_example, server_binary, start_test_server
 from conftest import require
 from tritonkit.cli import run
-from tritonkit.client import Client, ModelInfo, TensorInfo, coerce_inputs, normalize_url
+from tritonkit.client.client import Client, ModelInfo, TensorInfo, coerce_inputs, normalize_url
+from tritonkit.client.inputs import InputArg, bind_inputs, load_value, parse_input_arg, random_inputs
+from tritonkit.client.replay import check_models
 from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
-from tritonkit.goldencheck import check_models
-from tritonkit.inputs import InputArg, bind_inputs, load_value, parse_input_arg, random_inputs
 
 PIPELINE_MODELS = ["add_sub", "bls_pipeline", "scale", "add_sub_ensemble"]
 

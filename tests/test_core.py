@@ -7,13 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tritonkit.dtypes import from_numpy, from_torch, parse_dtype
 from tritonkit.errors import RepositoryError, UsageError
-from tritonkit.golden import GoldenSample, load_golden, save_golden
-from tritonkit.project import load_project, resolve_repository, spec_path_for
-from tritonkit.repository import list_model_dirs, next_version, staged_dir
-from tritonkit.scaffold import add_model, init_repository
-from tritonkit.spec import (
+from tritonkit.model.dtypes import from_numpy, from_torch, parse_dtype
+from tritonkit.model.spec import (
     DynamicBatchingSpec,
     InstanceGroupSpec,
     ModelSpec,
@@ -21,6 +17,10 @@ from tritonkit.spec import (
     parse_dims,
     scheduling_from_flags,
 )
+from tritonkit.repository.golden import GoldenSample, load_golden, save_golden
+from tritonkit.repository.layout import list_model_dirs, next_version, staged_dir
+from tritonkit.repository.project import load_project, resolve_repository, spec_path_for
+from tritonkit.repository.scaffold import add_model, init_repository
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 from client_support import EXAMPLES, REPO_ROOT, copy_example, have_torch, server_binary, start_test_server
 from conftest import require
 from tritonkit.cli import run
-from tritonkit.client import Client
+from tritonkit.client.client import Client
 from tritonkit.serve.local import free_port
 
 pytestmark = pytest.mark.server

@@ -18,10 +18,10 @@ from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW, snapshot
 from tritonkit.cli import run
 from tritonkit.errors import ExportError, RepositoryError, UsageError
-from tritonkit.golden import load_golden
-from tritonkit.project import load_project
-from tritonkit.scaffold import init_repository
-from tritonkit.schema import parse_config
+from tritonkit.model.schema import parse_config
+from tritonkit.repository.golden import load_golden
+from tritonkit.repository.project import load_project
+from tritonkit.repository.scaffold import init_repository
 
 pytestmark = pytest.mark.torch
 
@@ -389,7 +389,7 @@ def test_cli_int_and_bool_example_inputs(cli_repo: Path, capsys: pytest.CaptureF
                 "--arg-names"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     config = parse_config((cli_repo / "masked" / "config.pbtxt").read_text())
-    from tritonkit.schema import pb2
+    from tritonkit.model.schema import pb2
 
     assert [(t.name, pb2().DataType.Name(t.data_type), list(t.dims)) for t in config.input] == [
         ("ids", "TYPE_INT64", [-1]),

@@ -16,10 +16,10 @@ import pytest
 
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW, model_cases
-from tritonkit.golden import load_golden
-from tritonkit.project import load_project
-from tritonkit.scaffold import init_repository
-from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
+from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
+from tritonkit.repository.golden import load_golden
+from tritonkit.repository.project import load_project
+from tritonkit.repository.scaffold import init_repository
 
 pytestmark = [pytest.mark.torch, pytest.mark.server]
 FORMATS = ("torchscript", "onnx")

@@ -17,15 +17,15 @@ from google.protobuf import text_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritonkit.render import render_config, render_python_model
-from tritonkit.schema import pb2
-from tritonkit.spec import (
+from tritonkit.model.schema import pb2
+from tritonkit.model.spec import (
     DynamicBatchingSpec,
     EnsembleStepSpec,
     InstanceGroupSpec,
     ModelSpec,
     TensorSpec,
 )
+from tritonkit.repository.render import render_config, render_python_model
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("TRITONKIT_UPDATE_GOLDEN") == "1"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tritonkit.cli import run
-from tritonkit.project import load_project
+from tritonkit.repository.project import load_project
 
 REPO = Path("model_repository")
 PY = ["--backend", "python", "--input", "x:fp32:4", "--output", "y:fp32:4"]

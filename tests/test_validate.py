@@ -15,7 +15,7 @@ import pytest
 import tritonkit
 from tritonkit.cli import run
 from tritonkit.errors import RepositoryError
-from tritonkit.validate import validate_repository
+from tritonkit.validate.engine import validate_repository
 from validate_support import cfg, rules, write_model
 
 FINDING_KEYS = {"severity", "model", "file", "line", "column", "rule", "message", "hint"}
@@ -99,9 +99,9 @@ def test_cli_github_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_github_escaping() -> None:
-    from tritonkit.findings import Finding
-    from tritonkit.report import format_github
-    from tritonkit.validate import ValidationReport
+    from tritonkit.validate.engine import ValidationReport
+    from tritonkit.validate.findings import Finding
+    from tritonkit.validate.report import format_github
 
     finding = Finding("warning", "r.x", "100% bad\nreally", model="m", file="a,b:c.pbtxt", line=3, column=2)
     text = format_github(ValidationReport("repo", ["m"], [finding]))
@@ -232,7 +232,7 @@ def test_light_commands_import_nothing_heavy(tmp_path: Path, argv: list[str]) ->
 def test_a_crashing_artifact_check_is_a_warning_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tritonkit import validate as validate_module
+    from tritonkit.validate import engine as validate_module
 
     def crash(*args: object) -> list[object]:
         raise RuntimeError("boom")
@@ -254,8 +254,8 @@ def test_every_rule_has_a_failing_case() -> None:
 
     root = Path(__file__).resolve().parents[1]
     sources = [
-        *sorted((root / "src" / "tritonkit" / "rules").glob("*.py")),
-        root / "src" / "tritonkit" / "validate.py",
+        *sorted((root / "src" / "tritonkit" / "validate" / "rules").glob("*.py")),
+        root / "src" / "tritonkit" / "validate" / "engine.py",
     ]
     ids = set()
     for source in sources:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require
-from tritonkit.validate import ValidationReport, validate_repository
+from tritonkit.validate.engine import ValidationReport, validate_repository
 from validate_support import MODEL_PY, cfg, write_model
 
 pytestmark = pytest.mark.server

@@ -13,8 +13,8 @@ import pytest
 
 import tritonkit
 from tritonkit.cli import run
-from tritonkit.describe import describe_model, request_body
 from tritonkit.errors import RepositoryError
+from tritonkit.repository.describe import describe_model, request_body
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tritonkit.schema import pb2
-from tritonkit.validate import validate_repository
+from tritonkit.model.schema import pb2
+from tritonkit.validate.engine import validate_repository
 
 NAMES = st.sampled_from(["a", "b", "c", "ens", "../x", "", "é", 'q"uote', "x__0", "INPUT__1"])
 SMALL = st.integers(min_value=-3, max_value=10)

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import require
 from tritonkit.cli import run
-from tritonkit.describe import describe_model, request_body
-from tritonkit.validate import validate_repository
+from tritonkit.repository.describe import describe_model, request_body
+from tritonkit.validate.engine import validate_repository
 
 pytestmark = pytest.mark.server
 

@@ -70,14 +70,15 @@ def test_wheel_contains_the_templates(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in TEMPLATES:
         assert f"tritonkit/templates/{template}" in names
-    assert "tritonkit/cli/__init__.py" in names and "tritonkit/rules/layout.py" in names
+    assert "tritonkit/cli/__init__.py" in names and "tritonkit/validate/rules/layout.py" in names
 
 
 def test_installed_package_uses_its_own_templates(venv: Path, tmp_path: Path) -> None:
     out = _run(
         venv / "bin" / "python",
         "-c",
-        "import tritonkit, tritonkit.render as r; print(tritonkit.__file__); print(r.templates_dir())",
+        "import tritonkit, tritonkit.repository.render as r; "
+        "print(tritonkit.__file__); print(r.templates_dir())",
         cwd=tmp_path,
     )
     package_file, templates = out.splitlines()

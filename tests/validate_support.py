@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tritonkit.findings import Finding
-from tritonkit.validate import ValidationReport, validate_repository
+from tritonkit.validate.engine import ValidationReport, validate_repository
+from tritonkit.validate.findings import Finding
 
 MODEL_PY = """import triton_python_backend_utils as pb_utils
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tritonkit.golden import GoldenSample, save_golden
+from tritonkit.repository.golden import GoldenSample, save_golden
 
 REPO = Path(__file__).resolve().parent / "model_repository"
 

@@ -22,25 +22,25 @@ from tritonkit.errors import (
 )
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
-    from tritonkit.bench import BenchOptions, run_bench, run_sweep
-    from tritonkit.client import Client
-    from tritonkit.describe import describe_model
+    from tritonkit.bench.run import BenchOptions, run_bench, run_sweep
+    from tritonkit.client.client import Client
+    from tritonkit.client.replay import check_models
     from tritonkit.export import ExportResult, export_model
-    from tritonkit.findings import Finding
-    from tritonkit.golden import GoldenSample, load_golden, save_golden
-    from tritonkit.goldencheck import check_models
-    from tritonkit.project import Project, load_project, resolve_repository
-    from tritonkit.render import render_config, render_python_model
-    from tritonkit.scaffold import add_model, init_repository, plan_model, render_repository
-    from tritonkit.serve import start_server
-    from tritonkit.spec import (
+    from tritonkit.model.spec import (
         DynamicBatchingSpec,
         EnsembleStepSpec,
         InstanceGroupSpec,
         ModelSpec,
         TensorSpec,
     )
-    from tritonkit.validate import ValidationReport, validate_repository
+    from tritonkit.repository.describe import describe_model
+    from tritonkit.repository.golden import GoldenSample, load_golden, save_golden
+    from tritonkit.repository.project import Project, load_project, resolve_repository
+    from tritonkit.repository.render import render_config, render_python_model
+    from tritonkit.repository.scaffold import add_model, init_repository, plan_model, render_repository
+    from tritonkit.serve import start_server
+    from tritonkit.validate.engine import ValidationReport, validate_repository
+    from tritonkit.validate.findings import Finding
 
 __version__ = "0.1.0"
 
@@ -48,35 +48,35 @@ __version__ = "0.1.0"
 # Everything but the errors loads on first use, so `import tritonkit` (and every CLI start) stays
 # light. Function names differ from their modules' names, which would shadow them once imported.
 _LAZY = {
-    "Project": "tritonkit.project",
-    "load_project": "tritonkit.project",
-    "resolve_repository": "tritonkit.project",
-    "render_config": "tritonkit.render",
-    "render_python_model": "tritonkit.render",
-    "add_model": "tritonkit.scaffold",
-    "init_repository": "tritonkit.scaffold",
-    "plan_model": "tritonkit.scaffold",
-    "render_repository": "tritonkit.scaffold",
-    "DynamicBatchingSpec": "tritonkit.spec",
-    "EnsembleStepSpec": "tritonkit.spec",
-    "InstanceGroupSpec": "tritonkit.spec",
-    "ModelSpec": "tritonkit.spec",
-    "TensorSpec": "tritonkit.spec",
-    "Finding": "tritonkit.findings",
-    "validate_repository": "tritonkit.validate",  # (repository, *, artifacts=True) -> ValidationReport
-    "ValidationReport": "tritonkit.validate",
-    "describe_model": "tritonkit.describe",  # (repository, model) -> ModelDescription
+    "Project": "tritonkit.repository.project",
+    "load_project": "tritonkit.repository.project",
+    "resolve_repository": "tritonkit.repository.project",
+    "render_config": "tritonkit.repository.render",
+    "render_python_model": "tritonkit.repository.render",
+    "add_model": "tritonkit.repository.scaffold",
+    "init_repository": "tritonkit.repository.scaffold",
+    "plan_model": "tritonkit.repository.scaffold",
+    "render_repository": "tritonkit.repository.scaffold",
+    "DynamicBatchingSpec": "tritonkit.model.spec",
+    "EnsembleStepSpec": "tritonkit.model.spec",
+    "InstanceGroupSpec": "tritonkit.model.spec",
+    "ModelSpec": "tritonkit.model.spec",
+    "TensorSpec": "tritonkit.model.spec",
+    "Finding": "tritonkit.validate.findings",
+    "validate_repository": "tritonkit.validate.engine",  # (repository, *, artifacts=True) -> ValidationReport
+    "ValidationReport": "tritonkit.validate.engine",
+    "describe_model": "tritonkit.repository.describe",  # (repository, model) -> ModelDescription
     "export_model": "tritonkit.export",  # (model, example_inputs, *, repo, name, ...) -> ExportResult
     "ExportResult": "tritonkit.export",
     "start_server": "tritonkit.serve",  # (repository, options) -> RunningServer
-    "Client": "tritonkit.client",  # Client(url, protocol="http").infer(model, inputs) -> dict[str, ndarray]
-    "run_bench": "tritonkit.bench",  # (url, model, BenchOptions) -> BenchResult
-    "run_sweep": "tritonkit.bench",  # variants loaded through the load API, measured, original restored
-    "BenchOptions": "tritonkit.bench",
-    "check_models": "tritonkit.goldencheck",  # golden samples against the server (`tritonkit test`)
-    "GoldenSample": "tritonkit.golden",
-    "save_golden": "tritonkit.golden",
-    "load_golden": "tritonkit.golden",
+    "Client": "tritonkit.client.client",  # Client(url).infer(model, inputs) -> dict[str, ndarray]
+    "run_bench": "tritonkit.bench.run",  # (url, model, BenchOptions) -> BenchResult
+    "run_sweep": "tritonkit.bench.run",  # variants loaded through the load API, measured, original restored
+    "BenchOptions": "tritonkit.bench.run",
+    "check_models": "tritonkit.client.replay",  # golden samples against the server (`tritonkit test`)
+    "GoldenSample": "tritonkit.repository.golden",
+    "save_golden": "tritonkit.repository.golden",
+    "load_golden": "tritonkit.repository.golden",
 }
 
 __all__ = [

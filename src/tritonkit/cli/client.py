@@ -85,8 +85,8 @@ def infer(
     timeout: TimeoutOption = 60.0,
 ) -> None:
     """Run one inference: data types, shapes and the batch dim come from the server."""
-    from tritonkit.client import Client
-    from tritonkit.inputs import bind_inputs, parse_input_arg, random_inputs
+    from tritonkit.client.client import Client
+    from tritonkit.client.inputs import bind_inputs, parse_input_arg, random_inputs
 
     if not input_ and not random:
         raise UsageError("no input given", hint="give --input NAME=VALUE (repeatable) or --random")
@@ -142,9 +142,9 @@ def test_models(
     timeout: TimeoutOption = 60.0,
 ) -> None:
     """Send each model's golden sample (saved by export) and compare the answers. Exit 1 on a mismatch."""
-    from tritonkit.client import Client
-    from tritonkit.goldencheck import check_models
-    from tritonkit.project import resolve_repository
+    from tritonkit.client.client import Client
+    from tritonkit.client.replay import check_models
+    from tritonkit.repository.project import resolve_repository
 
     repository = resolve_repository(repo)
     with Client(url, _protocol(protocol), timeout=timeout) as client:
@@ -253,8 +253,8 @@ def bench(
     """Measure throughput and p50/p90/p99 latency; --sweep tries instance counts x dynamic batching."""
     import sys
 
-    from tritonkit.bench import BenchOptions, format_table, run_bench, run_sweep, save_plot
-    from tritonkit.project import resolve_repository
+    from tritonkit.bench.run import BenchOptions, format_table, run_bench, run_sweep, save_plot
+    from tritonkit.repository.project import resolve_repository
 
     if apply and not sweep:
         raise UsageError("--apply needs --sweep")

@@ -142,8 +142,8 @@ def export(
 ) -> None:
     """Export a PyTorch model (TorchScript or ONNX) with an inferred config, proven against eager."""
     from tritonkit.errors import UsageError
-    from tritonkit.project import resolve_repository
-    from tritonkit.spec import scheduling_from_flags
+    from tritonkit.model.spec import scheduling_from_flags
+    from tritonkit.repository.project import resolve_repository
 
     db, groups = scheduling_from_flags(
         dynamic_batching=dynamic_batching,

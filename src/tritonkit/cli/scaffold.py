@@ -31,7 +31,7 @@ def init(
     ] = False,
 ) -> None:
     """Create a model repository and its tritonkit.yaml spec file."""
-    from tritonkit.scaffold import init_repository
+    from tritonkit.repository.scaffold import init_repository
 
     result = init_repository(directory, force=force)
     echo(f"created repository {result.repository} (spec: {result.spec_path})")
@@ -73,9 +73,9 @@ def add(
 ) -> None:
     """Scaffold a model: config.pbtxt, version folder, model.py for python; record it in tritonkit.yaml."""
     from tritonkit.errors import UsageError
-    from tritonkit.project import resolve_repository
-    from tritonkit.scaffold import add_model
-    from tritonkit.spec import EnsembleStepSpec, ModelSpec, TensorSpec, scheduling_from_flags
+    from tritonkit.model.spec import EnsembleStepSpec, ModelSpec, TensorSpec, scheduling_from_flags
+    from tritonkit.repository.project import resolve_repository
+    from tritonkit.repository.scaffold import add_model
 
     db, groups = scheduling_from_flags(
         dynamic_batching=dynamic_batching,
@@ -126,8 +126,8 @@ def render(
     repo: RepoOption = None,
 ) -> None:
     """Regenerate every config.pbtxt from tritonkit.yaml (idempotent)."""
-    from tritonkit.project import resolve_repository
-    from tritonkit.scaffold import render_repository
+    from tritonkit.repository.project import resolve_repository
+    from tritonkit.repository.scaffold import render_repository
 
     result = render_repository(resolve_repository(repo), check=check)
     for path, diff in result.changed.items():

@@ -210,7 +210,7 @@ def serve(
 
     Ctrl-C stops the server and removes its container/process. Unknown --flags go to tritonserver.
     """
-    from tritonkit.project import resolve_repository
+    from tritonkit.repository.project import resolve_repository
     from tritonkit.serve import plan_server, start_server
     from tritonkit.serve.plan import ServeOptions, parse_env
 

@@ -36,9 +36,9 @@ def validate(
 ) -> None:
     """Check a model repository offline, the way Triton would load it. Exit 1 when errors are found."""
     from tritonkit.errors import UsageError
-    from tritonkit.project import resolve_repository
-    from tritonkit.report import format_report
-    from tritonkit.validate import validate_repository
+    from tritonkit.repository.project import resolve_repository
+    from tritonkit.validate.engine import validate_repository
+    from tritonkit.validate.report import format_report
 
     if repository is not None and repo is not None and repository != repo:
         raise UsageError(f"two repositories given: {repository} and --repo {repo}", hint="give only one")
@@ -61,8 +61,8 @@ def describe(
     """Show what a client sends to a model and gets back: shapes with the batch dim, wire types, examples."""
     import json
 
-    from tritonkit.describe import describe_model
-    from tritonkit.project import resolve_repository
+    from tritonkit.repository.describe import describe_model
+    from tritonkit.repository.project import resolve_repository
 
     description = describe_model(resolve_repository(repo), model, url=url)
     echo(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tritonkit.dtypes import parse_dtype
 from tritonkit.errors import UsageError
-from tritonkit.spec import parse_dims
+from tritonkit.model.dtypes import parse_dtype
+from tritonkit.model.spec import parse_dims
 
 SEED = 0
 

@@ -24,9 +24,9 @@ from tritonkit.export.tensors import (
     to_numpy,
     triton_type,
 )
-from tritonkit.golden import GoldenSample
-from tritonkit.render import render_config
-from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
+from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
+from tritonkit.repository.golden import GoldenSample
+from tritonkit.repository.render import render_config
 
 DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
 Outputs = list[tuple[str | None, Any]]  # (dict key or None, tensor) per output, in order

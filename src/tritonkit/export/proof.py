@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tritonkit.dtypes import BY_CONFIG, from_numpy
 from tritonkit.errors import ExportError
 from tritonkit.export.tensors import flatten_outputs, to_numpy
-from tritonkit.spec import ModelSpec
+from tritonkit.model.dtypes import BY_CONFIG, from_numpy
+from tritonkit.model.spec import ModelSpec
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]  # numpy inputs by config name -> numpy outputs by name
 

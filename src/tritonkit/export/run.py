@@ -17,10 +17,16 @@ from typing import Any, ParamSpec, TypeVar
 from tritonkit.errors import ExportError, RepositoryError, UsageError
 from tritonkit.export import convert, proof
 from tritonkit.export.plan import DynamicDims, ExportPlan, plan_export
-from tritonkit.golden import GOLDEN_FILE, save_golden
-from tritonkit.project import load_project
-from tritonkit.repository import CONFIG_FILE, is_version_name, next_version, staged_dir, write_text_atomic
-from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
+from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
+from tritonkit.repository.golden import GOLDEN_FILE, save_golden
+from tritonkit.repository.layout import (
+    CONFIG_FILE,
+    is_version_name,
+    next_version,
+    staged_dir,
+    write_text_atomic,
+)
+from tritonkit.repository.project import load_project
 
 
 @dataclass

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tritonkit.dtypes import from_torch
 from tritonkit.errors import ExportError, TritonkitError, UsageError
-from tritonkit.spec import TensorSpec
+from tritonkit.model.dtypes import from_torch
+from tritonkit.model.spec import TensorSpec
 
 
 def flatten_outputs(result: Any) -> list[tuple[str | None, Any]]:

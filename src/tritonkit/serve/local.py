@@ -134,7 +134,7 @@ def find_server(server_bin: Path | None = None) -> ServerInstall:
 
 def runtimes_dir() -> Path:
     """Python-backend runtimes shipped with tritonkit: templates/runtimes/<backend>/model.py."""
-    from tritonkit.render import templates_dir
+    from tritonkit.repository.render import templates_dir
 
     return templates_dir() / "runtimes"
 
@@ -465,7 +465,7 @@ def _expected_models(repository: Path, options: LocalOptions) -> list[str]:
     """Models the server should have loaded: all folders with a config, or the explicit list."""
     if options.model_control_mode == "explicit":
         return list(options.load_models)
-    from tritonkit.repository import list_model_dirs
+    from tritonkit.repository.layout import list_model_dirs
 
     try:
         return [m.name for m in list_model_dirs(repository) if m.has_config]

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import jinja2
 
-    from tritonkit.spec import ModelSpec
+    from tritonkit.model.spec import ModelSpec
 
 
 def templates_dir() -> Path:
     """The templates folder: inside the installed package, else the source tree's top-level one."""
-    packaged = Path(__file__).parent / "templates"
+    packaged = Path(__file__).parents[1] / "templates"
     if packaged.is_dir():
         return packaged
-    source = Path(__file__).resolve().parents[2] / "templates"
+    source = Path(__file__).resolve().parents[3] / "templates"
     if source.is_dir():
         return source
     raise FileNotFoundError(f"tritonkit templates not found in {packaged} or {source}; reinstall tritonkit")

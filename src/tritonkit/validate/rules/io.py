@@ -6,8 +6,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 WILDCARD = -1
 _BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32")  # what Triton 2.51 accepts
@@ -16,7 +16,7 @@ _BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32")  # what Triton 2.51 accepts
 @functools.cache
 def data_type_names() -> dict[int, str]:
     """DataType enum number -> name (TYPE_FP32...), from the official schema."""
-    from tritonkit.schema import pb2
+    from tritonkit.model.schema import pb2
 
     return {int(v.number): str(v.name) for v in pb2().DataType.DESCRIPTOR.values}
 
@@ -246,7 +246,7 @@ def _count_text(count: int) -> str:
 
 
 def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
-    from tritonkit.schema import pb2
+    from tritonkit.model.schema import pb2
 
     findings: list[Finding] = []
     inputs = {str(t.name) for t in config.input}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonkit.findings import Finding, Severity
+from tritonkit.validate.findings import Finding, Severity
 
 _TORCH = ("pytorch_libtorch", "pytorch")
 _ONNX = ("onnxruntime_onnx", "onnxruntime")
@@ -54,7 +54,7 @@ class _Context:
 
     def line(self, *paths: str) -> int | None:
         """The config line of the first located field path; the config is read only for a finding."""
-        from tritonkit.schema import line_of, locate_fields
+        from tritonkit.model.schema import line_of, locate_fields
 
         if self._positions is None:
             try:
@@ -102,7 +102,7 @@ def _kind(config: Any) -> str | None:
 
 
 def _tensors(items: Any) -> list[_Tensor]:
-    from tritonkit.schema import pb2
+    from tritonkit.model.schema import pb2
 
     out = []
     for t in items:
@@ -320,7 +320,7 @@ def _check_torchscript(ctx: _Context, path: Path, shown: str) -> None:
 def _torch_dtype(config_type: str) -> Any:
     import torch
 
-    from tritonkit.dtypes import BY_CONFIG
+    from tritonkit.model.dtypes import BY_CONFIG
 
     name = BY_CONFIG[config_type].torch
     return getattr(torch, name) if name else None
@@ -346,8 +346,8 @@ def _dry_run_failed(ctx: _Context, exc: BaseException, label: str, shown: str) -
 def _torch_outputs(ctx: _Context, result: Any, batch: int | None, shown: str) -> None:
     import torch
 
-    from tritonkit.dtypes import from_torch
     from tritonkit.errors import TritonkitError
+    from tritonkit.model.dtypes import from_torch
 
     def dtype_of(value: Any) -> str | None:
         try:
@@ -518,7 +518,7 @@ def _check_onnx(ctx: _Context, path: Path, shown: str) -> None:
     _unlisted(ctx, [n for n in model_outputs if n not in {t.name for t in ctx.outputs}])
     if not ok or not wanted:
         return
-    from tritonkit.dtypes import BY_CONFIG
+    from tritonkit.model.dtypes import BY_CONFIG
 
     for batch in ctx.batch_sizes:
         feed = {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tritonkit.errors import ServerNotReadyError, TritonkitError
 
 if TYPE_CHECKING:
-    from tritonkit.client import Client
+    from tritonkit.client.client import Client
 
 
 @dataclass(frozen=True)

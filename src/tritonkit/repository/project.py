@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.spec import ModelSpec
+from tritonkit.model.spec import ModelSpec
 
 SPEC_FILE = "tritonkit.yaml"
 DEFAULT_REPOSITORY = "model_repository"

@@ -6,8 +6,8 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ValidationReport
+    from tritonkit.validate.engine import ValidationReport
+    from tritonkit.validate.findings import Finding
 
 FORMATS = ("text", "json", "github")
 

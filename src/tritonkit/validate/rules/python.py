@@ -8,11 +8,11 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tritonkit.rules.layout import selected_versions
+from tritonkit.validate.rules.layout import selected_versions
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:

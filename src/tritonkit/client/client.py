@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.dtypes import BY_WIRE
 from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
+from tritonkit.model.dtypes import BY_WIRE
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 _KINDS = {0: "KIND_AUTO", 1: "KIND_GPU", 2: "KIND_CPU", 3: "KIND_MODEL"}
 

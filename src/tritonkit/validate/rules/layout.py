@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tritonkit.repository import CONFIG_FILE
+from tritonkit.repository.layout import CONFIG_FILE
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 # The file each platform / backend loads from a version folder when default_model_filename is unset.
 PLATFORM_FILES = {

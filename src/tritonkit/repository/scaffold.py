@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonkit.errors import RepositoryError, UsageError
-from tritonkit.project import DEFAULT_REPOSITORY, Project, load_project, spec_path_for
-from tritonkit.render import render_config, render_python_model
-from tritonkit.repository import CONFIG_FILE, write_text_atomic, write_tree
-from tritonkit.spec import EnsembleStepSpec, ModelSpec
+from tritonkit.model.spec import EnsembleStepSpec, ModelSpec
+from tritonkit.repository.layout import CONFIG_FILE, write_text_atomic, write_tree
+from tritonkit.repository.project import DEFAULT_REPOSITORY, Project, load_project, spec_path_for
+from tritonkit.repository.render import render_config, render_python_model
 
 
 @dataclass

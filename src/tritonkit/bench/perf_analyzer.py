@@ -17,8 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tritonkit.bench.loadgen import Measurement
 from tritonkit.errors import EngineUnavailableError, InferenceError
-from tritonkit.loadgen import Measurement
 
 
 def _candidates() -> list[Path]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import RepositoryError, ServerNotReadyError, TritonkitError, UsageError
-from tritonkit.golden import GOLDEN_FILE, load_golden
+from tritonkit.repository.golden import GOLDEN_FILE, load_golden
 
 if TYPE_CHECKING:
-    from tritonkit.client import Client
+    from tritonkit.client.client import Client
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonkit.client import Client
+from tritonkit.bench.loadgen import Measurement, measure
+from tritonkit.client.client import Client
 from tritonkit.errors import InferenceError, RepositoryError, ServerNotReadyError, TritonkitError, UsageError
-from tritonkit.loadgen import Measurement, measure
 
 ENGINES = ("auto", "builtin", "perf_analyzer")
 Progress = Callable[[int, int, str], None]  # (done, total, what is being measured)
@@ -126,7 +126,7 @@ class BenchResult:
 def _pick_engine(engine: str) -> str:
     if engine == "builtin":
         return "builtin"
-    from tritonkit.perf_analyzer import find_perf_analyzer
+    from tritonkit.bench.perf_analyzer import find_perf_analyzer
 
     found = find_perf_analyzer() is not None
     if engine == "perf_analyzer" and not found:
@@ -151,7 +151,7 @@ def _measure_points(
     inputs: dict[int, dict[str, Any]] | None = None,
 ) -> list[BenchRow]:
     """Measure every (batch size, concurrency) point of the model as currently loaded."""
-    from tritonkit.inputs import random_inputs
+    from tritonkit.client.inputs import random_inputs
 
     info = client.model_info(model)
     rows = []
@@ -166,7 +166,7 @@ def _measure_points(
                 progress(step[0], total, f"{variant.label}: batch {batch}, concurrency {conc}")
             m: Measurement | None = None
             if engine == "perf_analyzer":
-                from tritonkit.perf_analyzer import measure_with_perf_analyzer
+                from tritonkit.bench.perf_analyzer import measure_with_perf_analyzer
 
                 shapes = {t.name: [d if d > 0 else 1 for d in t.dims] for t in info.inputs if -1 in t.dims}
                 try:
@@ -333,10 +333,10 @@ def _restore(client: Client, model: str, was_ready: bool, *, quiet: bool) -> Non
 
 def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us: int = 100) -> list[Path]:
     """Write `variant` to the model's config.pbtxt, and to tritonkit.yaml when it records the model."""
-    from tritonkit.project import load_project
-    from tritonkit.render import render_config
-    from tritonkit.repository import write_text_atomic
-    from tritonkit.spec import DynamicBatchingSpec, InstanceGroupSpec
+    from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec
+    from tritonkit.repository.layout import write_text_atomic
+    from tritonkit.repository.project import load_project
+    from tritonkit.repository.render import render_config
 
     config_path = repository / model / "config.pbtxt"
     project = load_project(repository)
@@ -356,7 +356,7 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
     # Not in tritonkit.yaml: edit the parsed config with the official schema.
     from google.protobuf import text_format
 
-    from tritonkit.schema import parse_config
+    from tritonkit.model.schema import parse_config
 
     config = parse_config(config_path.read_text(encoding="utf-8"))
     if variant.instances is not None:

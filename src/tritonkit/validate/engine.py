@@ -1,7 +1,7 @@
 """Offline validation of a model repository: layout, schema and the server's semantic rules.
 
 `validate_repository` scans the repository once, parses each `config.pbtxt` with the official
-schema, and runs the rule families of `tritonkit.rules` over every model (ensemble rules see the
+schema, and runs the rule families of `tritonkit.validate.rules` over every model (ensemble rules see the
 whole repository). It returns a `ValidationReport` of findings; only the CLI prints.
 
 Speed matters (CI runs this on every push): the per-model work is one `scandir`, one read, one
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.findings import Finding, Severity
-from tritonkit.repository import CONFIG_FILE, is_version_name
+from tritonkit.repository.layout import CONFIG_FILE, is_version_name
+from tritonkit.validate.findings import Finding, Severity
 
 
 @dataclass
@@ -43,7 +43,7 @@ class ModelContext:
         """The line of the first located field path; positions are computed on first use only."""
         if self.text is None or not paths:
             return None
-        from tritonkit.schema import line_of, locate_fields
+        from tritonkit.model.schema import line_of, locate_fields
 
         if self._positions is None:
             self._positions = locate_fields(self.text)
@@ -165,7 +165,7 @@ def scan_model(path: Path, name: str) -> ModelContext:
 
 def load_config(model: ModelContext) -> list[Finding]:
     """Read and parse the model's config.pbtxt; findings for unreadable, binary or unparsable files."""
-    from tritonkit.schema import parse_config_safely
+    from tritonkit.model.schema import parse_config_safely
 
     try:
         data = Path(model.config_file).read_bytes()
@@ -223,9 +223,9 @@ _QUOTED_LINE = re.compile(r"^'.*': (?=Enum type)", re.DOTALL)
 
 
 def _artifact_checker() -> Any | None:
-    """`tritonkit.artifacts.check_model_artifacts` when that module exists (the export area's)."""
+    """`tritonkit.validate.artifacts.check_model_artifacts` when that module exists (the export area's)."""
     try:
-        from tritonkit.artifacts import check_model_artifacts  # type: ignore[import-not-found,unused-ignore]
+        from tritonkit.validate.artifacts import check_model_artifacts  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return check_model_artifacts
@@ -237,7 +237,7 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
     With `artifacts=False`, model files are not looked at (only configs and layout), for CI that has
     no model files.
     """
-    from tritonkit import rules
+    from tritonkit.validate import rules
 
     root = _shown_root(Path(repository))
     if not root.exists():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.repository import CONFIG_FILE
+from tritonkit.repository.layout import CONFIG_FILE
 
 # Inline request data up to this many elements; beyond it the curl example reads a file.
 _INLINE_ELEMENTS = 64
@@ -116,8 +116,8 @@ class ModelDescription:
 
 def describe_model(repository: Path | str, model: str, *, url: str = "localhost:8000") -> ModelDescription:
     """Read `<repository>/<model>/config.pbtxt` and describe the model's inputs and outputs."""
-    from tritonkit.dtypes import BY_CONFIG
-    from tritonkit.schema import SchemaProblem, parse_config_safely
+    from tritonkit.model.dtypes import BY_CONFIG
+    from tritonkit.model.schema import SchemaProblem, parse_config_safely
 
     root = Path(repository)
     if not root.is_dir():

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tritonkit.rules import batching, ensemble, instances, io, layout, python, pytorch, schema
+from tritonkit.validate.rules import batching, ensemble, instances, io, layout, python, pytorch, schema
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 # Families that need a parsed config, in report order.
 _CONFIG_FAMILIES = (schema, io, batching, instances, ensemble, pytorch)

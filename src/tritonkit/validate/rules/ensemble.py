@@ -6,11 +6,11 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.rules.io import type_name
+from tritonkit.validate.rules.io import type_name
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:

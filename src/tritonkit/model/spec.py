@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritonkit.dtypes import BY_CONFIG, parse_dtype
 from tritonkit.errors import UsageError
+from tritonkit.model.dtypes import BY_CONFIG, parse_dtype
 
 # backend as the user names it -> (platform, backend) written to config.pbtxt
 _BACKENDS: dict[str, tuple[str, str]] = {

@@ -1,7 +1,7 @@
 """Model-level semantic rules on a parsed config: platform/backend pairs and max_batch_size.
 
 (Parse errors, unknown fields and unknown enum names are found while loading the config, see
-`tritonkit.validate.load_config`: ids `schema.parse-error`, `schema.unknown-field`,
+`tritonkit.validate.engine.load_config`: ids `schema.parse-error`, `schema.unknown-field`,
 `schema.unknown-value`, `schema.not-utf8`, `schema.binary`.)
 """
 
@@ -11,8 +11,8 @@ import difflib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding, Severity
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding, Severity
 
 # platform -> the backend it implies (Triton's GetBackendTypeFromPlatform)
 PLATFORM_BACKENDS = {

@@ -10,8 +10,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tritonkit.findings import Finding
-    from tritonkit.validate import ModelContext, RepositoryContext
+    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Finding
 
 _INDEXED = re.compile(r"^(.+)__(\d+)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

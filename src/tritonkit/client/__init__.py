@@ -1,0 +1,1 @@
+"""Talking to a running server: the inference client, input parsing, golden-sample replay."""

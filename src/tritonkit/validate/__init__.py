@@ -1,0 +1,1 @@
+"""Offline validation: the engine and its context, findings, reports and the rule families."""
