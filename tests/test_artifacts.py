@@ -11,8 +11,8 @@ import pytest
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW
 from tritonkit.model.schema import parse_config
-from tritonkit.repository.layout import list_model_dirs
 from tritonkit.repository.scaffold import init_repository
+from tritonkit.repository.scan import list_model_dirs
 from tritonkit.validate.artifacts import check_model_artifacts
 from tritonkit.validate.findings import Finding
 

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from tritonkit.errors import RepositoryError, UsageError
-from tritonkit.model.dtypes import from_numpy, from_torch, parse_dtype
+from tritonkit.model.backends import model_file_for
+from tritonkit.model.dtypes import (
+    BY_CONFIG,
+    config_type_name,
+    config_type_names,
+    from_numpy,
+    from_torch,
+    parse_dtype,
+)
 from tritonkit.model.spec import (
     DynamicBatchingSpec,
     InstanceGroupSpec,
@@ -18,9 +26,10 @@ from tritonkit.model.spec import (
     scheduling_from_flags,
 )
 from tritonkit.repository.golden import GoldenSample, load_golden, save_golden
-from tritonkit.repository.layout import list_model_dirs, next_version, staged_dir
+from tritonkit.repository.layout import staged_dir
 from tritonkit.repository.project import load_project, resolve_repository, spec_path_for
 from tritonkit.repository.scaffold import add_model, init_repository
+from tritonkit.repository.scan import list_model_dirs, next_version, scan_repository
 
 
 @pytest.mark.parametrize(
@@ -162,6 +171,63 @@ def test_list_model_dirs_and_next_version(tmp_path: Path) -> None:
     assert sorted(models[0].versions) == [1, 3] and models[0].other_dirs == ["golden"]
     assert next_version(tmp_path / "m") == 4
     assert next_version(tmp_path / "absent") == 1
+
+
+def test_scan_mirrors_the_servers_version_folders(tmp_path: Path) -> None:
+    """VersionsToLoad ignores "01"; a dangling link is reported, not followed; config presence is seen."""
+    model = tmp_path / "repo" / "m"
+    for name in ("2", "01", "v3", ".cache"):
+        (model / name).mkdir(parents=True)
+    (model / "config.pbtxt").write_text("")
+    (model / "gone").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "repo" / "dangling").symlink_to(tmp_path / "nowhere")
+    (model / "2" / "model.onnx").write_text("x")
+    scan = scan_repository(tmp_path / "repo")
+    assert scan.names == ["m"] and scan.broken_links == [tmp_path / "repo" / "dangling"]
+    folder = scan.models[0]
+    assert folder.has_config and folder.config_path == model / "config.pbtxt"
+    assert folder.versions == {2: model / "2"} and folder.leading_zero_dirs == ["01"]
+    assert folder.other_dirs == ["v3"] and folder.broken_links == ["gone"]
+    assert folder.model_files("model.onnx") == {2: model / "2" / "model.onnx"}
+    assert folder.model_files("model.pt") == {}
+    assert next_version(model) == 3
+    assert not scan.is_model_folder and scan_repository(model).is_model_folder
+
+
+@pytest.mark.parametrize(
+    ("platform", "backend", "default", "expected"),
+    [
+        ("pytorch_libtorch", "", "", "model.pt"),
+        ("", "pytorch", "", "model.pt"),
+        ("torch_aoti", "pytorch", "", "model.pt2"),
+        ("onnxruntime_onnx", "", "", "model.onnx"),
+        ("", "onnxruntime", "", "model.onnx"),
+        ("tensorrt_plan", "", "", "model.plan"),
+        ("tensorflow_graphdef", "tensorflow", "", "model.graphdef"),
+        ("", "tensorflow", "", "model.savedmodel"),
+        ("", "openvino", "", "model.xml"),
+        ("", "python", "", "model.py"),
+        ("onnxruntime_onnx", "python", "", "model.py"),  # a set backend wins over the platform
+        ("", "python", "other.py", "other.py"),
+        ("ensemble", "", "", None),
+        ("", "identity", "", None),  # a custom backend picks its own file
+    ],
+)
+def test_model_file_for_mirrors_the_core(
+    platform: str, backend: str, default: str, expected: str | None
+) -> None:
+    assert model_file_for(platform, backend, default) == expected
+
+
+def test_spec_model_filename_uses_the_one_table() -> None:
+    assert ModelSpec(name="m", backend="pytorch").model_filename == "model.pt"
+    assert ModelSpec(name="m", backend="onnx", default_model_filename="x.onnx").model_filename == "x.onnx"
+    assert ModelSpec(name="m", backend="python").model_filename == "model.py"
+
+
+def test_config_type_names_come_from_the_schema() -> None:
+    assert config_type_name(11) == "TYPE_FP32" and config_type_name(999) == "999"
+    assert set(config_type_names().values()) - {"TYPE_INVALID"} == {t.config for t in BY_CONFIG.values()}
 
 
 def test_golden_sample_round_trip(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
     from tritonkit.repository.layout import write_text_atomic
     from tritonkit.repository.project import load_project
     from tritonkit.repository.render import render_config
+    from tritonkit.repository.scan import CONFIG_FILE
 
-    config_path = repository / model / "config.pbtxt"
+    config_path = repository / model / CONFIG_FILE
     project = load_project(repository)
     spec = project.model(model)
     if spec is not None:

@@ -18,6 +18,7 @@ from tritonkit.bench.measure import BenchOptions, Progress, _measure_points, _pi
 from tritonkit.bench.result import BenchResult, Variant
 from tritonkit.client.client import Client
 from tritonkit.errors import InferenceError, RepositoryError, ServerNotReadyError, TritonkitError, UsageError
+from tritonkit.repository.scan import CONFIG_FILE
 
 
 def plan_variants(config: dict[str, Any], instances: list[int], batching: list[bool]) -> list[Variant]:
@@ -69,10 +70,8 @@ def run_sweep(
     options = options or BenchOptions()
     if apply and repository is None:
         raise UsageError("--apply needs the repository to write to", hint="pass --repo DIR")
-    if apply and repository is not None and not (repository / model / "config.pbtxt").is_file():
-        raise RepositoryError(
-            f"{repository / model / 'config.pbtxt'} not found", hint="pass the right --repo"
-        )
+    if apply and repository is not None and not (repository / model / CONFIG_FILE).is_file():
+        raise RepositoryError(f"{repository / model / CONFIG_FILE} not found", hint="pass the right --repo")
     client = Client(url, protocol)
     client.check_server()
     engine = _pick_engine(options.engine)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import RepositoryError, ServerNotReadyError, TritonkitError, UsageError
 from tritonkit.repository.golden import GOLDEN_FILE, load_golden
+from tritonkit.repository.scan import scan_repository
 
 if TYPE_CHECKING:
     from tritonkit.client.client import Client
@@ -37,7 +38,7 @@ def models_to_test(repository: Path, names: list[str]) -> list[tuple[str, Path |
             f"repository {str(repository)!r} not found", hint="pass --repo DIR or name the models to test"
         )
     found: list[tuple[str, Path | None]] = [
-        (d.name, d) for d in sorted(repository.iterdir()) if d.is_dir() and (d / "config.pbtxt").is_file()
+        (m.name, m.path) for m in scan_repository(repository).models if m.has_config
     ]
     if not found:
         raise RepositoryError(f"no models in {repository}", hint="pass --repo DIR")

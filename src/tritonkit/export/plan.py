@@ -268,7 +268,15 @@ def plan_export(
             meta={"format": fmt, "method": method, "version": version, "source": "tritonkit export"},
         ),
         config_text=render_config(spec),
-        artifact_name=spec.model_filename or ("model.pt" if fmt == "torchscript" else "model.onnx"),
+        artifact_name=_artifact_name(spec),
         rtol=rtol,
         atol=atol,
     )
+
+
+def _artifact_name(spec: ModelSpec) -> str:
+    """The model file of the pytorch / onnx spec export built (both platforms name one)."""
+    name = spec.model_filename
+    if name is None:  # pragma: no cover - export builds only pytorch or onnx specs
+        raise AssertionError(f"backend {spec.backend!r} names no model file")
+    return name

@@ -19,14 +19,9 @@ from tritonkit.export import convert, proof
 from tritonkit.export.plan import DynamicDims, ExportPlan, plan_export
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
 from tritonkit.repository.golden import GOLDEN_FILE, save_golden
-from tritonkit.repository.layout import (
-    CONFIG_FILE,
-    is_version_name,
-    next_version,
-    staged_dir,
-    write_text_atomic,
-)
+from tritonkit.repository.layout import staged_dir, write_text_atomic
 from tritonkit.repository.project import load_project
+from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
 
 
 @dataclass
@@ -46,10 +41,6 @@ class ExportResult:
     @property
     def max_abs_diff(self) -> float:
         return max((c.max_abs_diff for c in self.proof), default=0.0)
-
-
-def list_versions(model_dir: Path) -> list[int]:
-    return [int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version_name(p.name)]
 
 
 def _choose_version(model_dir: Path, version: int | None, use_next: bool, force: bool) -> int:
@@ -78,7 +69,7 @@ def _check_other_versions(recorded: ModelSpec | None, spec: ModelSpec, model_dir
     """One config serves every version: refuse a new version that the others' files would not fit."""
     if recorded is None or not model_dir.is_dir():
         return
-    others = sorted(v for v in list_versions(model_dir) if v != spec.version)
+    others = sorted(v for v in scan_model_folder(model_dir).versions if v != spec.version)
     if not others:
         return
     listed = ", ".join(map(str, others))

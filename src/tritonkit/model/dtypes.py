@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from tritonkit.errors import UsageError
@@ -15,28 +16,41 @@ class DataType:
     wire: str
     numpy: str  # numpy dtype name ("object" for BYTES; BF16 travels as float32 in numpy)
     torch: str | None  # torch dtype attribute name, None where torch has no such type
-    itemsize: int  # bytes per element, 0 for variable-size BYTES
 
 
 _TYPES = [
-    DataType("TYPE_BOOL", "BOOL", "bool", "bool", 1),
-    DataType("TYPE_UINT8", "UINT8", "uint8", "uint8", 1),
-    DataType("TYPE_UINT16", "UINT16", "uint16", "uint16", 2),
-    DataType("TYPE_UINT32", "UINT32", "uint32", "uint32", 4),
-    DataType("TYPE_UINT64", "UINT64", "uint64", "uint64", 8),
-    DataType("TYPE_INT8", "INT8", "int8", "int8", 1),
-    DataType("TYPE_INT16", "INT16", "int16", "int16", 2),
-    DataType("TYPE_INT32", "INT32", "int32", "int32", 4),
-    DataType("TYPE_INT64", "INT64", "int64", "int64", 8),
-    DataType("TYPE_FP16", "FP16", "float16", "float16", 2),
-    DataType("TYPE_FP32", "FP32", "float32", "float32", 4),
-    DataType("TYPE_FP64", "FP64", "float64", "float64", 8),
-    DataType("TYPE_STRING", "BYTES", "object", None, 0),
-    DataType("TYPE_BF16", "BF16", "float32", "bfloat16", 2),
+    DataType("TYPE_BOOL", "BOOL", "bool", "bool"),
+    DataType("TYPE_UINT8", "UINT8", "uint8", "uint8"),
+    DataType("TYPE_UINT16", "UINT16", "uint16", "uint16"),
+    DataType("TYPE_UINT32", "UINT32", "uint32", "uint32"),
+    DataType("TYPE_UINT64", "UINT64", "uint64", "uint64"),
+    DataType("TYPE_INT8", "INT8", "int8", "int8"),
+    DataType("TYPE_INT16", "INT16", "int16", "int16"),
+    DataType("TYPE_INT32", "INT32", "int32", "int32"),
+    DataType("TYPE_INT64", "INT64", "int64", "int64"),
+    DataType("TYPE_FP16", "FP16", "float16", "float16"),
+    DataType("TYPE_FP32", "FP32", "float32", "float32"),
+    DataType("TYPE_FP64", "FP64", "float64", "float64"),
+    DataType("TYPE_STRING", "BYTES", "object", None),
+    DataType("TYPE_BF16", "BF16", "float32", "bfloat16"),
 ]
 
 BY_CONFIG: dict[str, DataType] = {t.config: t for t in _TYPES}
 BY_WIRE: dict[str, DataType] = {t.wire: t for t in _TYPES}
+
+
+@functools.cache
+def config_type_names() -> dict[int, str]:
+    """DataType enum number -> config name (TYPE_FP32...): the one lookup of the official schema's enum."""
+    from tritonkit.model.schema import pb2
+
+    return {int(v.number): str(v.name) for v in pb2().DataType.DESCRIPTOR.values}
+
+
+def config_type_name(number: int) -> str:
+    """The config name of a DataType enum number; the number itself when the schema has no such value."""
+    return config_type_names().get(int(number), str(number))
+
 
 _ALIASES: dict[str, str] = {
     "bool": "TYPE_BOOL",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tritonkit.errors import UsageError
+from tritonkit.model.backends import model_file_for
 from tritonkit.model.dtypes import BY_CONFIG, parse_dtype
 
 # backend as the user names it -> (platform, backend) written to config.pbtxt
@@ -33,14 +34,6 @@ _BACKEND_ALIASES = {
     "trt": "tensorrt",
     "tensorflow_savedmodel": "tensorflow",
     "bls": "python",
-}
-# default model file per user-facing backend (none for ensembles; custom backends name their own)
-DEFAULT_MODEL_FILES: dict[str, str] = {
-    "pytorch": "model.pt",
-    "onnx": "model.onnx",
-    "tensorrt": "model.plan",
-    "tensorflow": "model.savedmodel",
-    "python": "model.py",
 }
 INSTANCE_KINDS = ("KIND_AUTO", "KIND_CPU", "KIND_GPU", "KIND_MODEL")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -315,9 +308,7 @@ class ModelSpec:
     @property
     def model_filename(self) -> str | None:
         """The file the server loads from each version folder (None for ensembles)."""
-        if self.default_model_filename:
-            return self.default_model_filename
-        return DEFAULT_MODEL_FILES.get(self.backend)
+        return model_file_for(self.platform, self.config_backend, self.default_model_filename)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "backend": self.backend, "version": self.version}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.repository.layout import CONFIG_FILE
+from tritonkit.repository.scan import CONFIG_FILE, scan_model_folder, scan_repository
 
 # Inline request data up to this many elements; beyond it the curl example reads a file.
 _INLINE_ELEMENTS = 64
@@ -116,7 +116,7 @@ class ModelDescription:
 
 def describe_model(repository: Path | str, model: str, *, url: str = "localhost:8000") -> ModelDescription:
     """Read `<repository>/<model>/config.pbtxt` and describe the model's inputs and outputs."""
-    from tritonkit.model.dtypes import BY_CONFIG
+    from tritonkit.model.dtypes import BY_CONFIG, config_type_name
     from tritonkit.model.schema import SchemaProblem, parse_config_safely
 
     root = Path(repository)
@@ -125,7 +125,7 @@ def describe_model(repository: Path | str, model: str, *, url: str = "localhost:
     folder = root / model
     config_path = folder / CONFIG_FILE
     if not folder.is_dir() or "/" in model or model in (".", ".."):
-        names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        names = scan_repository(root).names
         close = difflib.get_close_matches(model, names, n=1)
         raise RepositoryError(
             f"no model {model!r} in {root}",
@@ -146,16 +146,9 @@ def describe_model(repository: Path | str, model: str, *, url: str = "localhost:
             f"{where}: {problem.message}", hint=problem.hint or f"run `tritonkit validate {root}`"
         )
     max_batch = int(config.max_batch_size)
-    type_names = {
-        int(v.number): str(v.name)
-        for v in type(config)
-        .DESCRIPTOR.fields_by_name["input"]
-        .message_type.fields_by_name["data_type"]
-        .enum_type.values
-    }
 
     def tensor(t: Any) -> TensorDescription:
-        config_type = type_names.get(int(t.data_type), "TYPE_INVALID")
+        config_type = config_type_name(t.data_type)
         known = BY_CONFIG.get(config_type)
         dims = [int(d) for d in t.dims]
         return TensorDescription(
@@ -168,9 +161,7 @@ def describe_model(repository: Path | str, model: str, *, url: str = "localhost:
             optional=bool(getattr(t, "optional", False)),
         )
 
-    versions = sorted(
-        int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit() and p.name.isascii()
-    )
+    versions = sorted(scan_model_folder(folder, model).versions)
     description = ModelDescription(
         name=str(config.name) or model,
         platform=str(config.platform),

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from tritonkit.errors import RepositoryError, UsageError
 from tritonkit.model.spec import EnsembleStepSpec, ModelSpec
-from tritonkit.repository.layout import CONFIG_FILE, write_text_atomic, write_tree
+from tritonkit.repository.layout import write_text_atomic, write_tree
 from tritonkit.repository.project import DEFAULT_REPOSITORY, Project, load_project, spec_path_for
 from tritonkit.repository.render import render_config, render_python_model
+from tritonkit.repository.scan import CONFIG_FILE
 
 
 @dataclass

@@ -104,7 +104,7 @@ def _check_local_gpus(options: ServeOptions) -> None:
 def _expected_models(repository: Path, options: ServeOptions) -> list[str]:
     if options.model_control_mode == "explicit":
         return list(options.load_models)
-    from tritonkit.repository.layout import list_model_dirs
+    from tritonkit.repository.scan import list_model_dirs
 
     return [m.name for m in list_model_dirs(repository) if m.has_config]
 

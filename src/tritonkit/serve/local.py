@@ -465,7 +465,7 @@ def _expected_models(repository: Path, options: LocalOptions) -> list[str]:
     """Models the server should have loaded: all folders with a config, or the explicit list."""
     if options.model_control_mode == "explicit":
         return list(options.load_models)
-    from tritonkit.repository.layout import list_model_dirs
+    from tritonkit.repository.scan import list_model_dirs
 
     try:
         return [m.name for m in list_model_dirs(repository) if m.has_config]

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonkit.model.backends import model_file_for
+from tritonkit.model.dtypes import config_type_name
+from tritonkit.repository.scan import CONFIG_FILE
 from tritonkit.validate.findings import Finding, Severity
 
 _TORCH = ("pytorch_libtorch", "pytorch")
@@ -102,15 +105,11 @@ def _kind(config: Any) -> str | None:
 
 
 def _tensors(items: Any) -> list[_Tensor]:
-    from tritonkit.model.schema import pb2
-
     out = []
     for t in items:
         reshape = list(t.reshape.shape) if t.HasField("reshape") else None
         dims = [int(d) for d in t.dims]
-        out.append(
-            _Tensor(t.name, pb2().DataType.Name(t.data_type), dims, dims if reshape is None else reshape)
-        )
+        out.append(_Tensor(t.name, config_type_name(t.data_type), dims, dims if reshape is None else reshape))
     return out
 
 
@@ -121,7 +120,9 @@ def check_model_artifacts(
     kind = _kind(config)
     if kind is None:
         return []
-    filename = config.default_model_filename or ("model.pt" if kind == "torchscript" else "model.onnx")
+    filename = model_file_for(str(config.platform), str(config.backend), str(config.default_model_filename))
+    if filename is None:
+        return []
     present = {v: p / filename for v, p in sorted(versions.items()) if (p / filename).is_file()}
     if not present:
         return []  # a missing model file is the layout rules' finding
@@ -145,7 +146,7 @@ def check_model_artifacts(
         max_batch_size=int(config.max_batch_size),
         inputs=_tensors(config.input),
         outputs=_tensors(config.output),
-        config_path=model_dir / "config.pbtxt",
+        config_path=model_dir / CONFIG_FILE,
     )
     base = Path(config_file).parent
     for version, path in present.items():

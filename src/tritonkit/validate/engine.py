@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.repository.layout import CONFIG_FILE, is_version_name
+from tritonkit.repository.scan import CONFIG_FILE, ModelFolder, scan_repository
 from tritonkit.validate.findings import Finding, Severity
 
 
@@ -128,39 +128,18 @@ def _shown_root(root: Path) -> Path:
         return root
 
 
-def scan_model(path: Path, name: str) -> ModelContext:
-    """One `scandir` of a model folder: config presence, version folders, other folders, broken links."""
-    model = ModelContext(name=name, path=path, config_file=os.path.join(path, CONFIG_FILE))
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return model
-    for entry in entries:
-        entry_name = entry.name
-        try:
-            is_dir = entry.is_dir()
-            is_file = not is_dir and entry.is_file()
-        except OSError:
-            model.broken_links.append(entry_name)
-            continue
-        if entry_name == CONFIG_FILE:
-            if is_file:
-                model.has_config = True
-            elif not is_dir and entry.is_symlink():
-                model.broken_links.append(entry_name)
-            continue
-        if not is_dir:
-            if entry.is_symlink():  # a dangling or looping link: is_dir/is_file are both False
-                model.broken_links.append(entry_name)
-            continue
-        if is_version_name(entry_name):
-            if entry_name != "0" and entry_name.startswith("0"):
-                model.leading_zero_dirs.append(entry_name)  # Triton ignores "01": not a version
-            else:
-                model.versions[int(entry_name)] = Path(entry.path)
-        elif not entry_name.startswith("."):
-            model.other_dirs.append(entry_name)
-    return model
+def _context(folder: ModelFolder) -> ModelContext:
+    """The model folder as `repository.scan` found it, in the context the rules read."""
+    return ModelContext(
+        name=folder.name,
+        path=folder.path,
+        config_file=os.path.join(folder.path, CONFIG_FILE),
+        has_config=folder.has_config,
+        versions=folder.versions,
+        leading_zero_dirs=folder.leading_zero_dirs,
+        other_dirs=folder.other_dirs,
+        broken_links=folder.broken_links,
+    )
 
 
 def load_config(model: ModelContext) -> list[Finding]:
@@ -246,41 +225,29 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
         )
     if not root.is_dir():
         raise RepositoryError(f"repository {root} is not a folder", hint="give the model repository folder")
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as exc:
-        raise RepositoryError(f"cannot read repository {root}: {exc.strerror}") from exc
-    if any(e.name == CONFIG_FILE for e in entries) and any(is_version_name(e.name) for e in entries):
+    scan = scan_repository(root)
+    if scan.is_model_folder:
         parent = root.absolute().parent
         raise RepositoryError(
             f"{root} is a model folder, not a model repository",
             hint=f"validate the repository that holds it: tritonkit validate {_shown_root(parent)}",
         )
 
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        Finding(
+            "error",
+            "layout.broken-link",
+            f"{link.name} is a symbolic link that points nowhere (or to itself)",
+            model=link.name,
+            file=str(link),
+            hint="remove the link or point it at a model folder",
+        )
+        for link in scan.broken_links
+    ]
     models: dict[str, ModelContext] = {}
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            is_dir = False
-        if not is_dir:
-            if entry.is_symlink():
-                findings.append(
-                    Finding(
-                        "error",
-                        "layout.broken-link",
-                        f"{entry.name} is a symbolic link that points nowhere (or to itself)",
-                        model=entry.name,
-                        file=str(Path(entry.path)),
-                        hint="remove the link or point it at a model folder",
-                    )
-                )
-            continue
-        model = scan_model(Path(entry.path), entry.name)
-        models[entry.name] = model
+    for folder in scan.models:
+        model = _context(folder)
+        models[folder.name] = model
         if model.has_config:
             findings.extend(load_config(model))
 

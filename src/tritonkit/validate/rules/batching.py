@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.validate.rules.io import type_name
+from tritonkit.model.dtypes import config_type_name
 
 if TYPE_CHECKING:
     from tritonkit.validate.engine import ModelContext, RepositoryContext
@@ -254,12 +254,12 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
                     path,
                 )
             ]
-        if type_name(control.data_type) not in _CORRID_TYPES:
+        if config_type_name(control.data_type) not in _CORRID_TYPES:
             return [
                 model.finding(
                     "error",
                     "batching.sequence-corrid-type",
-                    f"{kind} control {name!r} has data_type {type_name(control.data_type)}; "
+                    f"{kind} control {name!r} has data_type {config_type_name(control.data_type)}; "
                     f"it must be one of {', '.join(_CORRID_TYPES)}",
                     path,
                 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.validate.rules.io import type_name
+from tritonkit.model.dtypes import config_type_name
 
 if TYPE_CHECKING:
     from tritonkit.validate.engine import ModelContext, RepositoryContext
@@ -288,8 +288,8 @@ def _consistent(
             model.finding(
                 "error",
                 "ensemble.type-mismatch",
-                f"ensemble tensor {tensor!r} is {type_name(first[0])} in {first[2]} "
-                f"but {type_name(dtype)} in {source}",
+                f"ensemble tensor {tensor!r} is {config_type_name(first[0])} in {first[2]} "
+                f"but {config_type_name(dtype)} in {source}",
                 *where,
                 hint="make the data types agree (a member cannot convert types on the way)",
             )

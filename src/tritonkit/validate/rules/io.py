@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
+
+from tritonkit.model.dtypes import config_type_name, config_type_names
 
 if TYPE_CHECKING:
     from tritonkit.validate.engine import ModelContext, RepositoryContext
@@ -11,18 +12,6 @@ if TYPE_CHECKING:
 
 WILDCARD = -1
 _BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32")  # what Triton 2.51 accepts
-
-
-@functools.cache
-def data_type_names() -> dict[int, str]:
-    """DataType enum number -> name (TYPE_FP32...), from the official schema."""
-    from tritonkit.model.schema import pb2
-
-    return {int(v.number): str(v.name) for v in pb2().DataType.DESCRIPTOR.values}
-
-
-def type_name(number: int) -> str:
-    return data_type_names().get(int(number), str(number))
 
 
 def element_count(dims: Any) -> int:
@@ -101,7 +90,7 @@ def _check_tensor(
                 hint="add data_type: TYPE_FP32 (or TYPE_INT64, TYPE_STRING, ...)",
             )
         )
-    elif int(tensor.data_type) not in data_type_names():
+    elif int(tensor.data_type) not in config_type_names():
         findings.append(
             model.finding(
                 "error",
@@ -277,12 +266,12 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
             findings.append(
                 model.finding("error", "io.batch-input-target", f"{path} has no target_name", path)
             )
-        if type_name(batch_input.data_type) not in _BATCH_INPUT_TYPES:
+        if config_type_name(batch_input.data_type) not in _BATCH_INPUT_TYPES:
             findings.append(
                 model.finding(
                     "error",
                     "io.batch-input-type",
-                    f"{path} has data_type {type_name(batch_input.data_type)}; batch inputs are "
+                    f"{path} has data_type {config_type_name(batch_input.data_type)}; batch inputs are "
                     "TYPE_INT32 or TYPE_FP32",
                     f"{path}.data_type",
                     path,

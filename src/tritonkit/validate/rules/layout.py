@@ -7,28 +7,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tritonkit.repository.layout import CONFIG_FILE
+from tritonkit.model.backends import model_file_for
+from tritonkit.repository.scan import CONFIG_FILE
 
 if TYPE_CHECKING:
     from tritonkit.validate.engine import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
 
-# The file each platform / backend loads from a version folder when default_model_filename is unset.
-PLATFORM_FILES = {
-    "tensorrt_plan": "model.plan",
-    "tensorflow_graphdef": "model.graphdef",
-    "tensorflow_savedmodel": "model.savedmodel",
-    "onnxruntime_onnx": "model.onnx",
-    "pytorch_libtorch": "model.pt",
-}
-BACKEND_FILES = {
-    "tensorrt": "model.plan",
-    "onnxruntime": "model.onnx",
-    "pytorch": "model.pt",
-    "python": "model.py",
-    "openvino": "model.xml",
-    "tensorflow": "model.savedmodel",
-}
 # Model files from which Triton picks a backend and auto-completes a missing config.pbtxt; the
 # backend fills in inputs and outputs where it can (ONNX, TensorRT, TF; Python via auto_complete_config).
 _AUTOCOMPLETE_FILES = {
@@ -47,13 +32,7 @@ def model_filename(model: ModelContext) -> str | None:
     config = model.config
     if config is None or model.is_ensemble:
         return None
-    if config.default_model_filename:
-        return str(config.default_model_filename)
-    if config.platform in PLATFORM_FILES:
-        return PLATFORM_FILES[config.platform]
-    if config.platform == "tensorflow_graphdef" or (config.backend == "tensorflow" and not config.platform):
-        return BACKEND_FILES["tensorflow"]
-    return BACKEND_FILES.get(config.backend)
+    return model_file_for(str(config.platform), str(config.backend), str(config.default_model_filename))
 
 
 def selected_versions(model: ModelContext) -> tuple[list[int], list[int]]:

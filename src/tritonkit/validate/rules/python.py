@@ -8,6 +8,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tritonkit.model.backends import model_file_for
 from tritonkit.validate.rules.layout import selected_versions
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
     if config is None or config.backend != "python":
         return []
-    filename = str(config.default_model_filename) or "model.py"
+    filename = model_file_for(str(config.platform), str(config.backend), str(config.default_model_filename))
+    if filename is None:
+        return []
     findings: list[Finding] = []
     versions, _missing = selected_versions(model)
     for version in versions:
