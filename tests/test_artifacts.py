@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW
-from tritonkit.model.schema import parse_config
 from tritonkit.repository.scaffold import init_repository
-from tritonkit.repository.scan import list_model_dirs
-from tritonkit.validate.artifacts import check_model_artifacts
+from tritonkit.repository.scan import scan_model_folder
+from tritonkit.validate.context import RepositoryContext
+from tritonkit.validate.engine import load_config, model_context, validate_repository
 from tritonkit.validate.findings import Finding
+from tritonkit.validate.rules import RULES, artifact
 
 pytestmark = pytest.mark.torch
 FORMATS = ("torchscript", "onnx")
@@ -39,10 +41,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
+EMITTED: set[str] = set()  # every artifact rule id these tests saw, for the registry test at the end
+
+
+def check_model_artifacts(repo: Path, name: str) -> list[Finding]:
+    """The artifact family's findings for model `name` of `repo`, files shown relative to `repo`."""
+    with contextlib.chdir(repo):
+        model = model_context(scan_model_folder(Path(name)))
+        assert load_config(model) == []
+        findings = artifact.check(model, RepositoryContext(Path("."), {name: model}))
+    EMITTED.update(f.rule for f in findings)
+    return findings
+
+
 def _check(repo: Path, name: str, *replacements: tuple[str, str]) -> list[Finding]:
     """Rewrite the model's config with `replacements` (restored afterwards) and run the check."""
-    model = next(m for m in list_model_dirs(repo) if m.name == name)
-    path = model.path / "config.pbtxt"
+    path = repo / name / "config.pbtxt"
     original = path.read_text()
     text = original
     for old, new in replacements:
@@ -50,7 +64,7 @@ def _check(repo: Path, name: str, *replacements: tuple[str, str]) -> list[Findin
         text = text.replace(old, new)
     path.write_text(text)
     try:
-        return check_model_artifacts(parse_config(text), model.path, model.versions, f"{name}/config.pbtxt")
+        return check_model_artifacts(repo, name)
     finally:
         path.write_text(original)
 
@@ -123,7 +137,7 @@ def test_torchscript_dry_run_and_forward_arguments(exported: Path) -> None:
     ]
     # a name that is neither NAME__INDEX nor a forward argument is passed in config order: a warning
     assert _rules(_check(exported, "mlp_torchscript", ("INPUT__0", "input"))) == [
-        ("warning", "artifact.input-mismatch")
+        ("warning", "artifact.input-order")
     ]
     # forward(features, bias) with only one input configured
     bias = '  {\n    name: "bias"\n    data_type: TYPE_FP32\n    dims: [ 3 ]\n  }\n'
@@ -144,7 +158,7 @@ def test_batch_size_max_is_tried(exported: Path, tmp_path: Path) -> None:
     torch.jit.save(torch.jit.script(FirstRowOnly()), str(model_dir / "1" / "model.pt"))
     text = (exported / "mlp_torchscript" / "config.pbtxt").read_text().replace("mlp_torchscript", "rows")
     (model_dir / "config.pbtxt").write_text(text)
-    findings = check_model_artifacts(parse_config(text), model_dir, {1: model_dir / "1"}, "rows/config.pbtxt")
+    findings = check_model_artifacts(tmp_path, "rows")
     assert _rules(findings) == [("error", "artifact.dry-run-failed")] and "batch 8" in findings[0].message
 
 
@@ -152,47 +166,64 @@ def test_unloadable_file_other_platforms_and_missing_files(exported: Path, tmp_p
     bad = tmp_path / "bad"
     (bad / "1").mkdir(parents=True)
     (bad / "1" / "model.pt").write_bytes(b"not a torchscript archive")
-    config = parse_config((exported / "mlp_torchscript" / "config.pbtxt").read_text())
-    findings = check_model_artifacts(config, bad, {1: bad / "1"}, "bad/config.pbtxt")
+    text = (exported / "mlp_torchscript" / "config.pbtxt").read_text().replace("mlp_torchscript", "bad")
+    (bad / "config.pbtxt").write_text(text)
+    findings = check_model_artifacts(tmp_path, "bad")
     assert _rules(findings) == [("error", "artifact.unloadable")] and findings[0].file == "bad/1/model.pt"
-    assert (
-        check_model_artifacts(config, bad, {2: bad / "2"}, "bad/config.pbtxt") == []
-    )  # no file: layout's job
-    python = parse_config('name: "p"\nbackend: "python"\n')
-    assert check_model_artifacts(python, bad, {1: bad / "1"}, "p/config.pbtxt") == []
+    (bad / "1").rename(bad / "2")
+    (bad / "3").mkdir()
+    assert check_model_artifacts(tmp_path, "bad")[0].file == "bad/2/model.pt"  # every version is looked at
+    (bad / "2" / "model.pt").unlink()
+    assert check_model_artifacts(tmp_path, "bad") == []  # no file: layout's job
+    (tmp_path / "p" / "1").mkdir(parents=True)
+    (tmp_path / "p" / "config.pbtxt").write_text('name: "p"\nbackend: "python"\n')
+    (tmp_path / "p" / "1" / "model.pt").write_bytes(b"not a torchscript archive")
+    assert check_model_artifacts(tmp_path, "p") == []  # not a platform the family reads
 
 
 def test_without_torch_the_check_says_it_was_skipped(exported: Path) -> None:
     code = f"""
 import sys
 sys.modules["torch"] = None  # as if torch were not installed
-from pathlib import Path
-from tritonkit.validate.artifacts import check_model_artifacts
-from tritonkit.model.schema import parse_config
-model = Path({str(exported / "mlp_torchscript")!r})
-config = parse_config((model / "config.pbtxt").read_text())
-findings = check_model_artifacts(config, model, {{1: model / "1"}}, "c")
-print([(f.severity, f.rule, f.message, f.hint) for f in findings])
+from tritonkit.validate.engine import validate_repository
+report = validate_repository({str(exported)!r})
+print([(f.severity, f.rule, f.message, f.hint) for f in report.findings if f.model == "mlp_torchscript"])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "('info', 'artifact.skipped'" in out and "torch is not installed" in out
     assert "pip install tritonkit[torch]" in out
+    EMITTED.add("artifact.skipped")
 
 
 def test_validate_runs_the_artifact_checks(exported: Path) -> None:
-    validate = pytest.importorskip("tritonkit.validate.engine")
-    report = validate.validate_repository(exported)
-    assert not [f for f in report.findings if f.severity == "error"], report.findings
+    report = validate_repository(exported)
+    assert report.ok and not [f for f in report.findings if f.rule.startswith("artifact.")], report.findings
     path = exported / "mlp_onnx" / "config.pbtxt"
     original = path.read_text()
     path.write_text(original.replace("dims: [ 4 ]", "dims: [ 8 ]"))
     try:
-        report = validate.validate_repository(exported)
-        assert [f.rule for f in report.findings if f.severity == "error"] == ["artifact.output-shape"]
-        assert not [
-            f
-            for f in validate.validate_repository(exported, artifacts=False).findings
-            if f.severity == "error"
-        ]
+        report = validate_repository(exported)
+        assert [(f.model, f.rule) for f in report.errors] == [("mlp_onnx", "artifact.output-shape")]
+        assert validate_repository(exported, artifacts=False).ok
     finally:
         path.write_text(original)
+
+
+def test_a_crashing_artifact_check_is_a_warning_not_a_crash(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object) -> list[Finding]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(artifact.onnx, "check_onnx", crash)
+    findings = check_model_artifacts(exported, "mlp_onnx")
+    assert _rules(findings) == [("warning", "artifact.check-failed")] and "boom" in findings[0].message
+    assert check_model_artifacts(exported, "mlp_torchscript") == []
+
+
+def test_the_tests_above_saw_every_artifact_rule() -> None:
+    """The registry's artifact family is exactly what the failing cases above emit (runs last here)."""
+    declared = {rule for rule in RULES if rule.startswith("artifact.")}
+    if not EMITTED:
+        pytest.skip("run with the other tests of this module")
+    assert declared == EMITTED

@@ -33,7 +33,7 @@ BAD = [
     ("batching.priority-level", "error", 4, db("priority_levels: 2")),
     ("batching.priority-queue-policy", "error", 4,
      db("priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 5 value: { max_queue_size: 1 } }")),
-    ("batching.priority-level", "warning", 4, db("default_priority_level: 1")),
+    ("batching.priority-unused", "warning", 4, db("default_priority_level: 1")),
     ("batching.preserve-ordering", "error", 4,
      db("preserve_ordering: true priority_levels: 2 default_priority_level: 1")),
     ("batching.preserve-ordering", "error", 4,
@@ -51,8 +51,10 @@ BAD = [
      seq(START, control("START2", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]"))),
     ("batching.sequence-control-duplicate", "error", 4,
      seq(START, control("START", "kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 1 ]"))),
-    ("batching.sequence-control-duplicate", "warning", 4,  # the server loads it
+    ("batching.sequence-control-input", "warning", 4,  # the server loads it
      seq(control("x", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]"))),
+    ("batching.sequence-control-data-type", "warning", 4,  # the server ignores it
+     seq(control("S", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] data_type: TYPE_INT32"))),
     ("batching.sequence-control-name", "error", 4,
      "sequence_batching { control_input [ { control [ { kind: CONTROL_SEQUENCE_START bool_false_true: [ false, true ] } ] } ] }"),
     ("batching.sequence-control-kind", "error", 4, seq('{ name: "S" }')),

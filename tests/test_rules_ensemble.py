@@ -88,9 +88,8 @@ def test_ensemble_rule_fails(tmp_path: Path, rule: str, ens: str, members: dict[
 def test_batching_ensemble_over_a_non_batching_member_is_a_warning(tmp_path: Path) -> None:
     # The real server loads it; requests with a batch above 1 then fail in that step.
     report = validate(repo_with(tmp_path, ensemble(), q=member("q", mbs=0)))
-    assert rules(report) == {"ensemble.max-batch-size"} and rules(report, "warning") == {
-        "ensemble.max-batch-size"
-    }
+    assert rules(report) == {"ensemble.member-not-batching"}
+    assert rules(report, "warning") == {"ensemble.member-not-batching"}
 
 
 def test_unset_model_version_means_version_0(tmp_path: Path) -> None:
@@ -108,6 +107,12 @@ def test_scheduling_on_a_non_ensemble(tmp_path: Path) -> None:
 def test_variable_dims_match_fixed_ones(tmp_path: Path) -> None:
     report = validate(repo_with(tmp_path, ensemble(), q=member("q", out_dims="-1")))
     assert report.findings == []
+    # -1 on the side seen first (the ensemble's own input) matches the member's fixed 4 as well
+    variable_in = ensemble().replace(
+        'name: "IN" data_type: TYPE_FP32 dims: [ 4 ]', 'name: "IN" data_type: TYPE_FP32 dims: [ -1 ]'
+    )
+    assert "dims: [ -1 ]" in variable_in
+    assert validate(repo_with(tmp_path, variable_in)).findings == []
 
 
 def test_non_batching_ensemble_over_batching_members(tmp_path: Path) -> None:

@@ -61,6 +61,14 @@ BAD = [
         "io.shape-tensor",
         {"inputs": inputs(tensor(body="data_type: TYPE_INT32 dims: [ 2 ] is_shape_tensor: true"))},
     ),
+    (  # a platform other than TensorRT does not make a shape tensor acceptable
+        "io.shape-tensor",
+        {
+            "backend": None,
+            "platform": "onnxruntime_onnx",
+            "inputs": inputs(tensor(body="data_type: TYPE_INT32 dims: [ 2 ] is_shape_tensor: true")),
+        },
+    ),
 ]
 
 GOOD = [
@@ -75,6 +83,11 @@ GOOD = [
     {"mbs": 4, "inputs": inputs(tensor(body="data_type: TYPE_FP32 dims: [ 1 ] reshape: { shape: [ ] }"))},
     {"inputs": inputs(tensor(body="data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 3, 8, 8 ]"))},
     {"inputs": inputs(tensor(body="data_type: TYPE_STRING dims: [ 1 ]"))},
+    {
+        "backend": None,
+        "platform": "tensorrt_plan",
+        "inputs": inputs(tensor(body="data_type: TYPE_INT32 dims: [ 2 ] is_shape_tensor: true")),
+    },
 ]
 
 
@@ -157,7 +170,9 @@ def test_batch_io_rule_fails(tmp_path: Path, rule: str, extra: str) -> None:
 
 def test_batch_input_target_colliding_with_an_input_is_a_warning(tmp_path: Path) -> None:
     extra = 'batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "x" data_type: TYPE_INT32 source_input: "x" } ]'
-    assert rules(single_model(tmp_path, cfg(mbs=4, extra=extra)), "warning") == {"io.batch-input-target"}
+    assert rules(single_model(tmp_path, cfg(mbs=4, extra=extra)), "warning") == {
+        "io.batch-input-target-collision"
+    }
 
 
 def test_batch_io_passes(tmp_path: Path) -> None:

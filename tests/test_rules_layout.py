@@ -66,7 +66,7 @@ def test_config_inside_version_folder(tmp_path: Path) -> None:
     [finding] = only(validate(repo), "layout.config-in-version")
     assert finding.severity == "error" and "mv m/1/config.pbtxt m/" in (finding.hint or "")
     write_model(repo, "m", cfg())  # both: the inner one is ignored
-    assert "layout.config-in-version" in rules(validate(repo), "warning")
+    assert "layout.ignored-version-config" in rules(validate(repo), "warning")
     (repo / "m" / "1" / "config.pbtxt").unlink()
     assert validate(repo).findings == []
 
@@ -77,11 +77,11 @@ def test_missing_config(tmp_path: Path) -> None:
     assert "layout.missing-config" in rules(validate(repo), "error")
     # The real server loads a Python model without config.pbtxt (it guesses the backend from model.py).
     write_model(repo, "p", None, files={"1/model.py": MODEL_PY})
-    [finding] = [f for f in only(validate(repo), "layout.missing-config") if f.model == "p"]
+    [finding] = [f for f in only(validate(repo), "layout.auto-complete-config") if f.model == "p"]
     assert finding.severity == "warning" and "no auto_complete_config" in finding.message
     write_model(repo, "o", None, files={"1/model.onnx": "onnx bytes"})
     # Triton can auto-complete an ONNX model's config: a warning, not an error.
-    assert [f.severity for f in only(validate(repo), "layout.missing-config") if f.model == "o"] == [
+    assert [f.severity for f in only(validate(repo), "layout.auto-complete-config") if f.model == "o"] == [
         "warning"
     ]
 
@@ -116,7 +116,7 @@ def test_version_policy_versions_must_exist(tmp_path: Path) -> None:
     # Triton loads version 1 and skips 3: a warning; with none of them present, an error.
     assert "3" in finding.message and finding.line == 6 and finding.severity == "warning"
     write_model(repo, "n", cfg("n", extra="version_policy: { specific: { versions: [ 3 ] } }"), versions=(1,))
-    assert [f.severity for f in only(validate(repo), "layout.missing-policy-version") if f.model == "n"] == [
+    assert [f.severity for f in only(validate(repo), "layout.no-policy-version") if f.model == "n"] == [
         "error"
     ]
     write_model(repo, "m", cfg(extra=policy), versions=(1, 2, 3))
@@ -131,6 +131,16 @@ def test_latest_policy_checks_only_loaded_versions(tmp_path: Path) -> None:
     assert "layout.missing-model-file" not in rules(validate(repo, artifacts=True))  # latest 1 -> only 2
     write_model(repo, "m", cfg(**PT, extra="version_policy: { all: {} }"), versions=(1, 2))  # type: ignore[arg-type]
     assert "layout.missing-model-file" in rules(validate(repo, artifacts=True))
+    # latest { num_versions: 2 } loads 2 and 3: a missing 2/model.pt counts, a missing 1/model.pt does not
+    latest = "version_policy: { latest: { num_versions: 2 } }"
+    write_model(repo, "m", cfg(**PT, extra=latest), versions=(1, 2, 3))  # type: ignore[arg-type]
+    (repo / "m" / "2" / "model.pt").unlink()
+    for version in (1, 3):
+        (repo / "m" / str(version) / "model.pt").write_bytes(b"")
+    [finding] = only(validate(repo, artifacts=True), "layout.missing-model-file")
+    assert finding.message == "version 2 has no model.pt"
+    (repo / "m" / "1" / "model.pt").rename(repo / "m" / "2" / "model.pt")
+    assert "layout.missing-model-file" not in rules(validate(repo, artifacts=True))
 
 
 def test_symlink_loops_and_dangling_links(tmp_path: Path) -> None:

@@ -33,12 +33,12 @@ BAD = [
     ("python.no-model-class", "error", "class Model:\n    def execute(self, requests):\n        return []\n"),
     (
         "python.no-execute",
-        "error",
+        "warning",
         "class TritonPythonModel:\n    def initialize(self, args):\n        pass\n",
     ),
     ("python.no-execute", "warning", "class TritonPythonModel(Base):\n    pass\n"),
-    ("python.bls-unknown-model", "error", BLS_CONSTANT.format(target="missing")),
-    ("python.bls-unknown-model", "error", BLS_LITERAL.format(target="missing")),
+    ("python.bls-unknown-model", "warning", BLS_CONSTANT.format(target="missing")),
+    ("python.bls-unknown-model", "warning", BLS_LITERAL.format(target="missing")),
     ("python.bls-self", "warning", BLS_LITERAL.format(target="m")),
     ("python.syntax-error", "error", "x = 1\x00\n"),
 ]
@@ -47,6 +47,7 @@ GOOD = [
     "class TritonPythonModel:\n    async def execute(self, requests):\n        return []\n",
     BLS_CONSTANT.format(target="other"),
     BLS_LITERAL.format(target="other"),
+    "class TritonPythonModel:\n    def _run(self, requests):\n        return []\n\n    execute = _run\n",
     MODEL_PY + "\ndef f(pb_utils, name):\n    return pb_utils.InferenceRequest(model_name=name, inputs=[])\n",
 ]
 

@@ -26,6 +26,7 @@ BAD = [
     ("pytorch.input-name", "error", pt(inputs=("0x",))),
     ("pytorch.duplicate-index", "error", pt(inputs=("A__0", "B__0"))),
     ("pytorch.index-range", "warning", pt(inputs=("INPUT__0", "INPUT__5"))),
+    ("pytorch.index-range", "warning", pt(inputs=("INPUT__0", "INPUT__2"))),  # index == count: out of range
     ("pytorch.mixed-input-names", "warning", pt(inputs=("INPUT__0", "tokens"))),
     ("pytorch.output-name", "warning", pt(outputs=("logits",))),
     ("pytorch.duplicate-index", "error", pt(outputs=("A__0", "B__0"))),

@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 import tritonkit
+import validate_corpus
 from tritonkit.cli import run
 from tritonkit.errors import RepositoryError
-from tritonkit.validate.engine import validate_repository
+from tritonkit.validate.engine import ValidationReport, validate_repository
+from tritonkit.validate.findings import Finding
+from tritonkit.validate.rules import RULES
 from validate_support import cfg, rules, write_model
 
 FINDING_KEYS = {"severity", "model", "file", "line", "column", "rule", "message", "hint"}
@@ -229,45 +232,62 @@ def test_light_commands_import_nothing_heavy(tmp_path: Path, argv: list[str]) ->
     assert heavy == [], heavy
 
 
-def test_a_crashing_artifact_check_is_a_warning_not_a_crash(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tritonkit.validate import engine as validate_module
-
-    def crash(*args: object) -> list[object]:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(validate_module, "_artifact_checker", lambda: crash)
-    repo = tmp_path / "repo"
-    write_model(repo, "m", cfg())
-    report = validate_repository(repo, artifacts=True)
-    assert report.ok and rules(report, "warning") == {"artifacts.check-failed"}
-    assert validate_repository(repo, artifacts=False).findings == []
-
-
-# Rules without a test of their own, and why.
+# Rules without a failing case in the corpus, and why.
 UNTESTED = {"schema.unreadable": "needs a config.pbtxt that root cannot read"}
 
 
-def test_every_rule_has_a_failing_case() -> None:
-    import re
-
-    root = Path(__file__).resolve().parents[1]
-    sources = [
-        *sorted((root / "src" / "tritonkit" / "validate" / "rules").glob("*.py")),
-        root / "src" / "tritonkit" / "validate" / "engine.py",
-    ]
-    ids = set()
-    for source in sources:
-        ids |= set(
-            re.findall(
-                r'"((?:layout|schema|io|batching|instances|ensemble|pytorch|python|artifacts)\.[a-z0-9-]+)"',
-                source.read_text(),
-            )
-        )
+def test_every_registered_rule_has_a_test() -> None:
+    """Every rule of the registry is named (as `"id"`) by some test or the corpus."""
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
-    missing = sorted(i for i in ids if f'"{i}"' not in tests and i not in UNTESTED)
+    tests += (Path(__file__).parent / "validate_corpus.py").read_text()
+    missing = sorted(i for i in RULES if f'"{i}"' not in tests and i not in UNTESTED)
     assert missing == [], f"rules without a test: {missing}"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
+    repo = validate_corpus.build(tmp_path_factory.mktemp("corpus") / "repo")
+    return validate_repository(repo, artifacts=True)
+
+
+def test_the_corpus_shows_each_case_s_rules_and_verdict(corpus: ValidationReport) -> None:
+    by_model: dict[str, list[Finding]] = {}
+    for finding in corpus.findings:
+        by_model.setdefault(finding.model or "", []).append(finding)
+    wrong = []
+    for name, case in validate_corpus.CASES.items():
+        found = by_model.get(name, [])
+        missing = set(case.rules) - {f.rule for f in found}
+        errors = [f.rule for f in found if f.severity == "error"]
+        if missing or (case.server and case.loads == bool(errors)):
+            wrong.append((name, sorted(missing), errors))
+    assert wrong == []
+
+
+def test_the_registry_lists_exactly_the_rules_validate_emits(corpus: ValidationReport) -> None:
+    """Set equality: the corpus (every rule's failing case) emits every non-artifact rule of the registry
+    and nothing else; the artifact family is proven the same way in test_artifacts.py."""
+    emitted = {f.rule for f in corpus.findings}
+    declared = {r for r in RULES if not r.startswith("artifact.")} - set(UNTESTED)
+    assert emitted == declared
+    result = subprocess.run(
+        [sys.executable, "-m", "tritonkit", "validate", "--list-rules", "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    listed = json.loads(result.stdout)
+    assert [r["id"] for r in listed] == list(RULES)
+    assert all(set(r) == {"id", "family", "severity", "summary", "mirrors"} for r in listed)
+    assert all(r["id"].startswith(r["family"] + ".") and r["summary"] and r["mirrors"] for r in listed)
+
+
+def test_list_rules_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["validate", "--list-rules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(RULES)
+    first = next(iter(RULES.values()))
+    assert lines[0].split()[:2] == [first.id, first.severity] and lines[0].endswith(first.summary)
+    assert run(["validate", "--list-rules", "--format", "github"]) == 2
+    assert "--list-rules prints text or json" in capsys.readouterr().err
 
 
 def test_a_model_folder_given_as_repository_is_a_usage_error(

@@ -32,6 +32,9 @@ def validate(
         bool,
         typer.Option("--no-artifacts", help="Judge configs and layout only; do not look at model files."),
     ] = False,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="List every rule (id, severity, summary) and exit.")
+    ] = False,
     repo: RepoOption = None,
 ) -> None:
     """Check a model repository offline, the way Triton would load it. Exit 1 when errors are found."""
@@ -40,6 +43,14 @@ def validate(
     from tritonkit.validate.engine import validate_repository
     from tritonkit.validate.report import format_report
 
+    if list_rules:
+        from tritonkit.validate.report import format_rules
+        from tritonkit.validate.rules import RULES
+
+        if output_format.value not in ("text", "json"):
+            raise UsageError("--list-rules prints text or json", hint="use --format text or --format json")
+        echo(format_rules(RULES.values(), output_format.value))
+        return
     if repository is not None and repo is not None and repository != repo:
         raise UsageError(f"two repositories given: {repository} and --repo {repo}", hint="give only one")
     root = resolve_repository(repository if repository is not None else repo)

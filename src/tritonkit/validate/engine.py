@@ -13,79 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
 from tritonkit.repository.scan import CONFIG_FILE, ModelFolder, scan_repository
-from tritonkit.validate.findings import Finding, Severity
-
-
-@dataclass
-class ModelContext:
-    """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
-
-    name: str  # the folder name (what Triton calls the model)
-    path: Path
-    config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
-    has_config: bool = False
-    text: str | None = None
-    config: Any = None  # inference.ModelConfig, None when absent or unparsable
-    versions: dict[int, Path] = field(default_factory=dict)
-    leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
-    other_dirs: list[str] = field(default_factory=list)
-    broken_links: list[str] = field(default_factory=list)
-    _positions: dict[str, int] | None = None
-
-    def line(self, *paths: str) -> int | None:
-        """The line of the first located field path; positions are computed on first use only."""
-        if self.text is None or not paths:
-            return None
-        from tritonkit.model.schema import line_of, locate_fields
-
-        if self._positions is None:
-            self._positions = locate_fields(self.text)
-        return line_of(self._positions, *paths)
-
-    def finding(
-        self,
-        severity: Severity,
-        rule: str,
-        message: str,
-        *paths: str,
-        hint: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> Finding:
-        """A finding about this model, pointed at the line of the first of `paths` found in the config."""
-        if file is None:
-            file = self.config_file if self.has_config else _display(self.path)
-            if line is None and self.has_config:
-                line = self.line(*paths)
-        return Finding(severity, rule, message, model=self.name, file=file, line=line, hint=hint)
-
-    @property
-    def platform(self) -> str:
-        return str(self.config.platform) if self.config is not None else ""
-
-    @property
-    def backend(self) -> str:
-        return str(self.config.backend) if self.config is not None else ""
-
-    @property
-    def is_ensemble(self) -> bool:
-        return self.platform == "ensemble"
-
-
-@dataclass
-class RepositoryContext:
-    """Every model of the repository by folder name: what cross-model rules (ensembles, BLS) need."""
-
-    path: Path
-    models: dict[str, ModelContext]
-    artifacts: bool = True
+from tritonkit.validate import rules
+from tritonkit.validate.context import ModelContext, RepositoryContext
+from tritonkit.validate.findings import Finding
+from tritonkit.validate.rules import layout, schema
 
 
 @dataclass
@@ -114,10 +51,6 @@ class ValidationReport:
         return {"ok": self.ok, "models": list(self.models), "findings": [f.to_dict() for f in self.findings]}
 
 
-def _display(path: Path) -> str:
-    return str(path)
-
-
 def _shown_root(root: Path) -> Path:
     """The repository as findings name it: relative to the working folder when it lies inside it."""
     if not root.is_absolute():
@@ -128,7 +61,7 @@ def _shown_root(root: Path) -> Path:
         return root
 
 
-def _context(folder: ModelFolder) -> ModelContext:
+def model_context(folder: ModelFolder) -> ModelContext:
     """The model folder as `repository.scan` found it, in the context the rules read."""
     return ModelContext(
         name=folder.name,
@@ -149,12 +82,11 @@ def load_config(model: ModelContext) -> list[Finding]:
     try:
         data = Path(model.config_file).read_bytes()
     except OSError as exc:
-        return [model.finding("error", "schema.unreadable", f"cannot read {CONFIG_FILE}: {exc.strerror}")]
+        return [model.finding(schema.UNREADABLE, f"cannot read {CONFIG_FILE}: {exc.strerror}")]
     if b"\x00" in data:
         return [
             model.finding(
-                "error",
-                "schema.binary",
+                schema.BINARY,
                 f"{CONFIG_FILE} is a binary file, not protobuf text",
                 hint="config.pbtxt must be protobuf text (name: ..., input [ ... ]); is it a binary .pb?",
             )
@@ -165,8 +97,7 @@ def load_config(model: ModelContext) -> list[Finding]:
         line = data[: exc.start].count(b"\n") + 1
         return [
             model.finding(
-                "error",
-                "schema.not-utf8",
+                schema.NOT_UTF8,
                 f"{CONFIG_FILE} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
                 line=line,
                 hint="save the file as UTF-8",
@@ -175,17 +106,15 @@ def load_config(model: ModelContext) -> list[Finding]:
     model.text = text
     config, problem = parse_config_safely(text)
     if problem is not None:
-        rule = "schema.parse-error"
+        rule = schema.PARSE_ERROR
         if "has no field named" in problem.message:
-            rule = "schema.unknown-field"
+            rule = schema.UNKNOWN_FIELD
         elif "has no value named" in problem.message or "Unknown enum" in problem.message:
-            rule = "schema.unknown-value"
+            rule = schema.UNKNOWN_VALUE
         # The parser quotes the whole offending line before an enum error; the position says enough.
         message = _QUOTED_LINE.sub("", problem.message)
         return [
-            Finding(
-                "error",
-                rule,
+            rule.finding(
                 message,
                 model=model.name,
                 file=model.config_file,
@@ -201,23 +130,12 @@ def load_config(model: ModelContext) -> list[Finding]:
 _QUOTED_LINE = re.compile(r"^'.*': (?=Enum type)", re.DOTALL)
 
 
-def _artifact_checker() -> Any | None:
-    """`tritonkit.validate.artifacts.check_model_artifacts` when that module exists (the export area's)."""
-    try:
-        from tritonkit.validate.artifacts import check_model_artifacts  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return check_model_artifacts
-
-
 def validate_repository(repository: Path | str, *, artifacts: bool = True) -> ValidationReport:
     """Validate every model of `repository` offline; raises RepositoryError if it cannot be read.
 
     With `artifacts=False`, model files are not looked at (only configs and layout), for CI that has
     no model files.
     """
-    from tritonkit.validate import rules
-
     root = _shown_root(Path(repository))
     if not root.exists():
         raise RepositoryError(
@@ -234,9 +152,7 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
         )
 
     findings: list[Finding] = [
-        Finding(
-            "error",
-            "layout.broken-link",
+        layout.BROKEN_LINK.finding(
             f"{link.name} is a symbolic link that points nowhere (or to itself)",
             model=link.name,
             file=str(link),
@@ -246,34 +162,17 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
     ]
     models: dict[str, ModelContext] = {}
     for folder in scan.models:
-        model = _context(folder)
+        model = model_context(folder)
         models[folder.name] = model
         if model.has_config:
             findings.extend(load_config(model))
 
     context = RepositoryContext(path=root, models=models, artifacts=artifacts)
-    checker = _artifact_checker() if artifacts else None
     for model in models.values():
         findings.extend(rules.check_model(model, context))
-        if checker is not None and model.config is not None:
-            findings.extend(_run_artifact_checks(checker, model))
     findings.extend(rules.check_repository(context))
     findings.sort(key=_order)
     return ValidationReport(repository=str(root), models=sorted(models), findings=findings)
-
-
-def _run_artifact_checks(checker: Any, model: ModelContext) -> Iterable[Finding]:
-    try:
-        return list(checker(model.config, model.path, dict(model.versions), model.config_file))
-    except Exception as exc:  # a bug there must not hide the other findings
-        return [
-            model.finding(
-                "warning",
-                "artifacts.check-failed",
-                f"the artifact check crashed: {type(exc).__name__}: {exc}",
-                hint="validate with --no-artifacts to skip it, and report this bug",
-            )
-        ]
 
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

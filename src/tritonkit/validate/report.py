@@ -1,15 +1,15 @@
-"""Formatting a ValidationReport as text, JSON or GitHub workflow annotations (returns strings)."""
+"""Formatting a ValidationReport as text, JSON or GitHub workflow annotations, and the rule registry
+as text or JSON (returns strings)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tritonkit.validate.engine import ValidationReport
-    from tritonkit.validate.findings import Finding
-
-FORMATS = ("text", "json", "github")
+    from tritonkit.validate.findings import Finding, Rule
 
 
 def location(finding: Finding) -> str:
@@ -90,3 +90,12 @@ def format_report(report: ValidationReport, fmt: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split("\n"))
+
+
+def format_rules(rules: Iterable[Rule], fmt: str) -> str:
+    """The registry: JSON `[{"id", "family", "severity", "summary", "mirrors"}]`, or one line per rule."""
+    rules = list(rules)
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in rules], indent=2, ensure_ascii=False)
+    width = max((len(r.id) for r in rules), default=0)
+    return "\n".join(f"{r.id:<{width}}  {r.severity:<7}  {r.summary}" for r in rules)

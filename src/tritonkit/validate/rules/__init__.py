@@ -1,4 +1,6 @@
-"""Validation rules, one module per family; each rule has a stable id `<family>.<name>`.
+"""Validation rules, one module per family (after yamllint's `rules/`): each module declares its
+`FAMILY` and its rules (`FAMILY.rule(...)`: id, severity, summary, the server code it mirrors) beside
+the checks that make findings from them. `RULES` is the registry: every rule validate can emit.
 
 Per-model families run on one `ModelContext` at a time; `check_repository` runs the rules that
 need every model at once (ensemble cycles). Rules never raise on odd input: a config that parsed
@@ -9,11 +11,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tritonkit.validate.rules import batching, ensemble, instances, io, layout, python, pytorch, schema
+from tritonkit.validate.rules import (
+    artifact,
+    batching,
+    ensemble,
+    instances,
+    io,
+    layout,
+    python,
+    pytorch,
+    schema,
+)
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
-    from tritonkit.validate.findings import Finding
+    from tritonkit.validate.context import ModelContext, RepositoryContext
+    from tritonkit.validate.findings import Family, Finding, Rule
+
+# Every family, in the order the registry lists them.
+FAMILIES: tuple[Family, ...] = tuple(
+    m.FAMILY for m in (layout, schema, io, batching, instances, ensemble, pytorch, python, artifact)
+)
+RULES: dict[str, Rule] = {rule.id: rule for family in FAMILIES for rule in family.rules}
 
 # Families that need a parsed config, in report order.
 _CONFIG_FAMILIES = (schema, io, batching, instances, ensemble, pytorch)
@@ -26,12 +44,11 @@ def check_model(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         for family in _CONFIG_FAMILIES:
             findings.extend(family.check(model, repo))
     findings.extend(python.check(model, repo))
+    if repo.artifacts and model.config is not None:
+        findings.extend(artifact.check(model, repo))
     return findings
 
 
 def check_repository(repo: RepositoryContext) -> list[Finding]:
     """Rules across models (cycles between ensembles)."""
     return ensemble.check_cycles(repo)
-
-
-RULE_FAMILIES = ("layout", "schema", "io", "batching", "instances", "ensemble", "pytorch", "python")

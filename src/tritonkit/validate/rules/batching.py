@@ -6,10 +6,77 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.model.dtypes import config_type_name
+from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("batching", "dynamic and sequence batching")
+_MC = "ValidateModelConfig (core/src/model_config_utils.cc)"
+_SEQ = (
+    "GetBooleanSequenceControlProperties / GetTypedSequenceControlProperties (core/src/model_config_utils.cc)"
+)
+PREFERRED_SIZE = FAMILY.rule(
+    "preferred-size", "error", "a preferred batch size outside 1..max_batch_size", mirrors=_MC
+)
+DYNAMIC_WITHOUT_BATCHING = FAMILY.rule(
+    "dynamic-without-batching",
+    "warning",
+    "dynamic_batching on a model with max_batch_size 0",
+    mirrors="none: the server loads it and never batches",
+)
+PRIORITY_LEVEL = FAMILY.rule(
+    "priority-level", "error", "default_priority_level outside 1..priority_levels", mirrors=_MC
+)
+PRIORITY_UNUSED = FAMILY.rule(
+    "priority-unused", "warning", "priority settings without priority_levels", mirrors="none: no effect"
+)
+PRIORITY_QUEUE_POLICY = FAMILY.rule(
+    "priority-queue-policy", "error", "a priority_queue_policy level outside 1..priority_levels", mirrors=_MC
+)
+PRESERVE_ORDERING = FAMILY.rule(
+    "preserve-ordering", "error", "preserve_ordering with priorities or a DELAY timeout action", mirrors=_MC
+)
+SEQUENCE_CONTROL_NAME = FAMILY.rule(
+    "sequence-control-name", "error", "a sequence control_input without a name", mirrors=_SEQ
+)
+SEQUENCE_CONTROL_DUPLICATE = FAMILY.rule(
+    "sequence-control-duplicate", "error", "a control tensor or control kind given twice", mirrors=_SEQ
+)
+SEQUENCE_CONTROL_INPUT = FAMILY.rule(
+    "sequence-control-input",
+    "warning",
+    "a control tensor also declared as a model input",
+    mirrors="none: the server loads it",
+)
+SEQUENCE_CONTROL_KIND = FAMILY.rule(
+    "sequence-control-kind", "error", "a control_input without control, or an unknown kind", mirrors=_SEQ
+)
+SEQUENCE_STATE = FAMILY.rule(
+    "sequence-state",
+    "warning",
+    "an implicit state without names, type or dims, or named like an input",
+    mirrors="none in core: the backends that keep state (onnxruntime, tensorrt) need all of it",
+)
+SEQUENCE_CONTROL_FALSE_TRUE = FAMILY.rule(
+    "sequence-control-false-true",
+    "error",
+    "a boolean control without exactly one false/true pair",
+    mirrors=_SEQ,
+)
+SEQUENCE_CONTROL_DATA_TYPE = FAMILY.rule(
+    "sequence-control-data-type",
+    "warning",
+    "data_type on a control other than CORRID",
+    mirrors="none: GetBooleanSequenceControlProperties ignores it",
+)
+SEQUENCE_CORRID_TYPE = FAMILY.rule(
+    "sequence-corrid-type",
+    "error",
+    "a CORRID control with a type other than (U)INT32/64 or STRING",
+    mirrors=_MC,
+)
 
 _DELAY = 1  # ModelQueuePolicy.TimeoutAction.DELAY
 _CONTROL_KINDS = {0: "CONTROL_SEQUENCE_START", 1: "CONTROL_SEQUENCE_READY", 2: "CONTROL_SEQUENCE_END",
@@ -33,8 +100,7 @@ def _preferred_sizes(model: ModelContext, sizes: Any, max_batch: int, where: str
         return []
     return [
         model.finding(
-            "error",
-            "batching.preferred-size",
+            PREFERRED_SIZE,
             f"preferred_batch_size {bad} must be between 1 and max_batch_size ({max_batch})",
             f"{where}.preferred_batch_size",
             where,
@@ -51,8 +117,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
     if max_batch == 0 and not model.is_ensemble:
         findings.append(
             model.finding(
-                "warning",
-                "batching.dynamic-without-batching",
+                DYNAMIC_WITHOUT_BATCHING,
                 "dynamic_batching is set but max_batch_size is 0, so requests are never batched together",
                 where,
                 "dynamic_batching",
@@ -66,8 +131,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
         if default < 1 or default > levels:
             findings.append(
                 model.finding(
-                    "error",
-                    "batching.priority-level",
+                    PRIORITY_LEVEL,
                     f"default_priority_level {default} must be between 1 and priority_levels ({levels})",
                     f"{where}.default_priority_level",
                     f"{where}.priority_levels",
@@ -78,8 +142,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
             if level < 1 or level > levels:
                 findings.append(
                     model.finding(
-                        "error",
-                        "batching.priority-queue-policy",
+                        PRIORITY_QUEUE_POLICY,
                         f"priority_queue_policy for level {level} is outside 1..priority_levels ({levels})",
                         f"{where}.priority_queue_policy",
                         where,
@@ -88,8 +151,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
     elif batcher.priority_queue_policy or batcher.default_priority_level:
         findings.append(
             model.finding(
-                "warning",
-                "batching.priority-level",
+                PRIORITY_UNUSED,
                 "default_priority_level / priority_queue_policy are set but priority_levels is 0, so they "
                 "have no effect",
                 f"{where}.priority_queue_policy",
@@ -112,8 +174,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
         ):
             findings.append(
                 model.finding(
-                    "error",
-                    "batching.preserve-ordering",
+                    PRESERVE_ORDERING,
                     f"{label} uses timeout_action DELAY, which preserve_ordering does not allow",
                     f"{where}.{label.split('[')[0]}",
                     f"{where}.preserve_ordering",
@@ -124,8 +185,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
     if batcher.preserve_ordering and levels > 1:
         findings.append(
             model.finding(
-                "error",
-                "batching.preserve-ordering",
+                PRESERVE_ORDERING,
                 f"preserve_ordering allows only one priority level, got priority_levels {levels}",
                 f"{where}.preserve_ordering",
                 where,
@@ -150,16 +210,11 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
         path = f"{where}.control_input[{index}]"
         name = str(control_input.name)
         if not name:
-            findings.append(
-                model.finding(
-                    "error", "batching.sequence-control-name", f"control_input {index} has no name", path
-                )
-            )
+            findings.append(model.finding(SEQUENCE_CONTROL_NAME, f"control_input {index} has no name", path))
         elif name in names_seen:
             findings.append(
                 model.finding(
-                    "error",
-                    "batching.sequence-control-duplicate",
+                    SEQUENCE_CONTROL_DUPLICATE,
                     f"control tensor {name!r} is named twice",
                     path,
                 )
@@ -167,8 +222,7 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
         elif name in inputs:
             findings.append(
                 model.finding(
-                    "warning",  # Triton loads it; the batcher's value and the client's then compete
-                    "batching.sequence-control-duplicate",
+                    SEQUENCE_CONTROL_INPUT,  # loads; the batcher and the client then compete
                     f"control tensor {name!r} is also declared as a model input",
                     path,
                     hint="control tensors are supplied by the sequence batcher: remove it from input",
@@ -177,17 +231,14 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
         names_seen.add(name)
         if not control_input.control:
             findings.append(
-                model.finding(
-                    "error", "batching.sequence-control-kind", f"control_input {name!r} has no control", path
-                )
+                model.finding(SEQUENCE_CONTROL_KIND, f"control_input {name!r} has no control", path)
             )
         for control in control_input.control:
             kind = _CONTROL_KINDS.get(int(control.kind))
             if kind is None:
                 findings.append(
                     model.finding(
-                        "error",
-                        "batching.sequence-control-kind",
+                        SEQUENCE_CONTROL_KIND,
                         f"control {name!r} has unknown kind {control.kind}",
                         path,
                     )
@@ -196,8 +247,7 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
             if int(control.kind) in kinds_seen:
                 findings.append(
                     model.finding(
-                        "error",
-                        "batching.sequence-control-duplicate",
+                        SEQUENCE_CONTROL_DUPLICATE,
                         f"{kind} is given twice (tensors {kinds_seen[int(control.kind)]!r} and {name!r})",
                         path,
                     )
@@ -227,8 +277,7 @@ def _state(model: ModelContext, path: str, index: int, state: Any, inputs: set[s
     # (ONNX Runtime, TensorRT) need all of it, so a warning rather than an error.
     return [
         model.finding(
-            "warning",
-            "batching.sequence-state",
+            SEQUENCE_STATE,
             f"sequence_batching state {state.input_name or index!r} {problem}",
             path,
             hint="state { input_name: ... output_name: ... data_type: ... dims: [ ... ] }",
@@ -248,8 +297,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
         if given:
             return [
                 model.finding(
-                    "error",
-                    "batching.sequence-control-false-true",
+                    SEQUENCE_CONTROL_FALSE_TRUE,
                     f"{kind} control {name!r} takes a data_type, not {', '.join(given)}",
                     path,
                 )
@@ -257,8 +305,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
         if config_type_name(control.data_type) not in _CORRID_TYPES:
             return [
                 model.finding(
-                    "error",
-                    "batching.sequence-corrid-type",
+                    SEQUENCE_CORRID_TYPE,
                     f"{kind} control {name!r} has data_type {config_type_name(control.data_type)}; "
                     f"it must be one of {', '.join(_CORRID_TYPES)}",
                     path,
@@ -268,8 +315,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
     if not given:
         return [
             model.finding(
-                "error",
-                "batching.sequence-control-false-true",
+                SEQUENCE_CONTROL_FALSE_TRUE,
                 f"{kind} control {name!r} needs int32_false_true, fp32_false_true or bool_false_true",
                 path,
                 hint="e.g. int32_false_true: [ 0, 1 ]",
@@ -278,8 +324,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
     if len(given) > 1:
         return [
             model.finding(
-                "error",
-                "batching.sequence-control-false-true",
+                SEQUENCE_CONTROL_FALSE_TRUE,
                 f"{kind} control {name!r} sets {' and '.join(given)}; give only one",
                 path,
             )
@@ -288,8 +333,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
     if count != 2:
         return [
             model.finding(
-                "error",
-                "batching.sequence-control-false-true",
+                SEQUENCE_CONTROL_FALSE_TRUE,
                 f"{kind} control {name!r}: {field} needs exactly 2 values (false, true), got {count}",
                 path,
             )
@@ -297,8 +341,7 @@ def _control(model: ModelContext, path: str, name: str, kind: str, control: Any)
     if control.data_type:
         return [
             model.finding(
-                "warning",
-                "batching.sequence-control-false-true",
+                SEQUENCE_CONTROL_DATA_TYPE,
                 f"{kind} control {name!r} sets data_type, which only CONTROL_SEQUENCE_CORRID uses",
                 path,
             )

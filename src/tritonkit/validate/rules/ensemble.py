@@ -7,10 +7,71 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.model.dtypes import config_type_name
+from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("ensemble", "ensemble steps, their tensor graph and member models")
+_SCHED = "ValidateEnsembleSchedulingConfig (core/src/model_config_utils.cc)"
+_ENS = "ValidateEnsembleConfig / ValidateTensorConsistency (core/src/ensemble_scheduler/ensemble_utils.cc)"
+SCHEDULING_NOT_ENSEMBLE = FAMILY.rule(
+    "scheduling-not-ensemble",
+    "error",
+    "ensemble_scheduling on a model whose platform is not ensemble",
+    mirrors=_SCHED,
+)
+INSTANCE_GROUP = FAMILY.rule("instance-group", "error", "an ensemble with instance groups", mirrors=_SCHED)
+NO_STEPS = FAMILY.rule("no-steps", "error", "an ensemble without steps", mirrors=_SCHED)
+STEP_MODEL = FAMILY.rule("step-model", "error", "a step without model_name", mirrors=_SCHED)
+STEP_MAP = FAMILY.rule("step-map", "error", "a step without input_map or output_map", mirrors=_SCHED)
+TENSOR_PRODUCED_TWICE = FAMILY.rule(
+    "tensor-produced-twice", "error", "an ensemble tensor written by two steps (or an input)", mirrors=_SCHED
+)
+UNUSED_INPUT = FAMILY.rule("unused-input", "error", "an ensemble input no step reads", mirrors=_SCHED)
+OUTPUT_NOT_PRODUCED = FAMILY.rule(
+    "output-not-produced", "error", "an ensemble output no step writes", mirrors=_SCHED
+)
+TENSOR_NOT_PRODUCED = FAMILY.rule(
+    "tensor-not-produced", "error", "a step reads a tensor nothing produces", mirrors=_SCHED
+)
+UNKNOWN_MODEL = FAMILY.rule(
+    "unknown-model",
+    "error",
+    "a step calls a model not in the repository",
+    mirrors="ModelRepositoryManager dependency graph: the ensemble waits for a model that never loads",
+)
+MISSING_VERSION = FAMILY.rule(
+    "missing-version", "error", "a step asks for a version the member does not have", mirrors=_ENS
+)
+MAX_BATCH_SIZE = FAMILY.rule(
+    "max-batch-size", "error", "an ensemble max_batch_size above a member's", mirrors=_ENS
+)
+MEMBER_NOT_BATCHING = FAMILY.rule(
+    "member-not-batching",
+    "warning",
+    "a batching ensemble over a member that does not batch",
+    mirrors="none at load: requests of batch > 1 fail at run time",
+)
+UNKNOWN_MEMBER_TENSOR = FAMILY.rule(
+    "unknown-member-tensor", "error", "a step maps a tensor the member does not have", mirrors=_ENS
+)
+MEMBER_INPUT_UNMAPPED = FAMILY.rule(
+    "member-input-unmapped", "error", "a step leaves a required member input unfed", mirrors=_ENS
+)
+TYPE_MISMATCH = FAMILY.rule(
+    "type-mismatch", "error", "an ensemble tensor with different data types on two sides", mirrors=_ENS
+)
+SHAPE_MISMATCH = FAMILY.rule(
+    "shape-mismatch", "error", "an ensemble tensor with incompatible shapes on two sides", mirrors=_ENS
+)
+CYCLE = FAMILY.rule(
+    "cycle",
+    "error",
+    "ensembles that contain each other",
+    mirrors="ValidateEnsembleConfig / model dependency graph",
+)
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
@@ -19,8 +80,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if config.HasField("ensemble_scheduling"):
             return [
                 model.finding(
-                    "error",
-                    "ensemble.scheduling-not-ensemble",
+                    SCHEDULING_NOT_ENSEMBLE,
                     f"ensemble_scheduling is set but the platform is {config.platform or '(none)'!r}",
                     "ensemble_scheduling",
                     hint='set platform: "ensemble" (and no backend), or remove ensemble_scheduling',
@@ -31,8 +91,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if len(config.instance_group):
         findings.append(
             model.finding(
-                "error",
-                "ensemble.instance-group",
+                INSTANCE_GROUP,
                 "an ensemble has no instance groups (its members have them)",
                 "instance_group",
                 hint="remove instance_group; set instances on the member models",
@@ -42,8 +101,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if not steps:
         findings.append(
             model.finding(
-                "error",
-                "ensemble.no-steps",
+                NO_STEPS,
                 "an ensemble needs ensemble_scheduling with at least one step",
                 "ensemble_scheduling",
                 "platform",
@@ -69,15 +127,12 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
     for index, step in enumerate(steps):
         path = _step_path(index)
         if not step.model_name:
-            findings.append(
-                model.finding("error", "ensemble.step-model", f"step {index} has no model_name", path)
-            )
+            findings.append(model.finding(STEP_MODEL, f"step {index} has no model_name", path))
         for field_name, mapping in (("input_map", step.input_map), ("output_map", step.output_map)):
             if not mapping:
                 findings.append(
                     model.finding(
-                        "error",
-                        "ensemble.step-map",
+                        STEP_MAP,
                         f"step {index} ({step.model_name or '?'}) has no {field_name}",
                         path,
                         hint=f"map member tensors to ensemble tensors: {field_name} {{ key: .. value: .. }}",
@@ -90,8 +145,7 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
                 first = "an ensemble input" if tensor in inputs else f"step {producers[tensor]}"
                 findings.append(
                     model.finding(
-                        "error",
-                        "ensemble.tensor-produced-twice",
+                        TENSOR_PRODUCED_TWICE,
                         f"ensemble tensor {tensor!r} is written by step {index} and by {first}",
                         f"{path}.output_map",
                         path,
@@ -103,8 +157,7 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
         if name not in consumed:
             findings.append(
                 model.finding(
-                    "error",
-                    "ensemble.unused-input",
+                    UNUSED_INPUT,
                     f"ensemble input {name!r} is not used by any step",
                     "input",
                     hint="map it in a step's input_map, or remove it",
@@ -114,8 +167,7 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
         if name not in producers:
             findings.append(
                 model.finding(
-                    "error",
-                    "ensemble.output-not-produced",
+                    OUTPUT_NOT_PRODUCED,
                     f"ensemble output {name!r} is not produced by any step",
                     "output",
                     hint="map a member output to it in a step's output_map",
@@ -126,8 +178,7 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
             if tensor not in producers and tensor not in inputs:
                 findings.append(
                     model.finding(
-                        "error",
-                        "ensemble.tensor-not-produced",
+                        TENSOR_NOT_PRODUCED,
                         f"step {index} ({step.model_name}) reads ensemble tensor {tensor!r} (for its input "
                         f"{key!r}), which is neither an ensemble input nor any step's output",
                         f"{_step_path(index)}.input_map",
@@ -136,12 +187,6 @@ def _graph(model: ModelContext, config: Any, steps: list[Any]) -> list[Finding]:
                     )
                 )
     return findings
-
-
-def _full_shape(config: Any, dims: list[int]) -> list[int]:
-    # Triton compares the dims without the batch dimension (it loads an ensemble that batches over a
-    # member that does not, and the other way round), so the batch dim is left out here too.
-    return dims
 
 
 def _compatible(a: list[int], b: list[int]) -> bool:
@@ -153,15 +198,9 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
     # ensemble tensor -> (data type, full shape, where it was inferred from)
     seen: dict[str, tuple[int, list[int], str]] = {}
     for tensor in config.input:
-        seen[str(tensor.name)] = (
-            int(tensor.data_type),
-            _full_shape(config, list(tensor.dims)),
-            "the ensemble",
-        )
+        seen[str(tensor.name)] = (int(tensor.data_type), list(tensor.dims), "the ensemble")
     for tensor in config.output:
-        seen.setdefault(
-            str(tensor.name), (int(tensor.data_type), _full_shape(config, list(tensor.dims)), "the ensemble")
-        )
+        seen.setdefault(str(tensor.name), (int(tensor.data_type), list(tensor.dims), "the ensemble"))
     for index, step in enumerate(steps):
         path = _step_path(index)
         name = str(step.model_name)
@@ -172,8 +211,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
             close = difflib.get_close_matches(name, list(repo.models), n=1)
             findings.append(
                 model.finding(
-                    "error",
-                    "ensemble.unknown-model",
+                    UNKNOWN_MODEL,
                     f"step {index} calls model {name!r}, which is not in the repository",
                     f"{path}.model_name",
                     path,
@@ -185,8 +223,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
         if step.model_version >= 0 and member.versions and step.model_version not in member.versions:
             findings.append(
                 model.finding(
-                    "error",
-                    "ensemble.missing-version",
+                    MISSING_VERSION,
                     f"step {index} asks for version {step.model_version} of {name!r}"
                     + (" (model_version left unset is 0, not the latest)" if step.model_version == 0 else "")
                     + f", which has versions {sorted(member.versions)}",
@@ -202,8 +239,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
             # Triton loads this; requests with a batch larger than 1 then fail in that step.
             findings.append(
                 model.finding(
-                    "warning",
-                    "ensemble.max-batch-size",
+                    MEMBER_NOT_BATCHING,
                     f"the ensemble batches (max_batch_size {config.max_batch_size}) but its member {name!r} "
                     "does not, so only batch size 1 works",
                     "max_batch_size",
@@ -213,8 +249,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
         elif config.max_batch_size > member_config.max_batch_size:
             findings.append(
                 model.finding(
-                    "error",
-                    "ensemble.max-batch-size",
+                    MAX_BATCH_SIZE,
                     f"the ensemble allows max_batch_size {config.max_batch_size} but its member {name!r} "
                     f"only {member_config.max_batch_size}",
                     "max_batch_size",
@@ -234,8 +269,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
                     close = difflib.get_close_matches(str(key), list(tensors), n=1)
                     findings.append(
                         model.finding(
-                            "error",
-                            "ensemble.unknown-member-tensor",
+                            UNKNOWN_MEMBER_TENSOR,
                             f"step {index} maps {kind} {key!r} of {name!r}, which has no such {kind}",
                             f"{path}.{field_name}",
                             path,
@@ -253,8 +287,7 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
             if input_name not in step.input_map and not tensor.optional:
                 findings.append(
                     model.finding(
-                        "error",
-                        "ensemble.member-input-unmapped",
+                        MEMBER_INPUT_UNMAPPED,
                         f"step {index} does not feed input {input_name!r} of {name!r}",
                         f"{path}.input_map",
                         path,
@@ -275,7 +308,7 @@ def _consistent(
     field_name: str,
 ) -> list[Finding]:
     dtype = int(member_tensor.data_type)
-    shape = _full_shape(member_config, list(member_tensor.dims))
+    shape = list(member_tensor.dims)
     source = f"{member!r} ({member_tensor.name})"
     first = seen.get(tensor)
     if first is None:
@@ -286,8 +319,7 @@ def _consistent(
     if first[0] and dtype and first[0] != dtype:
         findings.append(
             model.finding(
-                "error",
-                "ensemble.type-mismatch",
+                TYPE_MISMATCH,
                 f"ensemble tensor {tensor!r} is {config_type_name(first[0])} in {first[2]} "
                 f"but {config_type_name(dtype)} in {source}",
                 *where,
@@ -297,8 +329,7 @@ def _consistent(
     elif not _compatible(first[1], shape):
         findings.append(
             model.finding(
-                "error",
-                "ensemble.shape-mismatch",
+                SHAPE_MISMATCH,
                 f"ensemble tensor {tensor!r} has dims {first[1]} in {first[2]} but {shape} in {source}",
                 *where,
                 hint="make the dims agree; -1 matches any size",
@@ -338,8 +369,7 @@ def check_cycles(repo: RepositoryContext) -> list[Finding]:
                         )
                         findings.append(
                             model.finding(
-                                "error",
-                                "ensemble.cycle",
+                                CYCLE,
                                 "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
                                 f"{_step_path(step)}.model_name",
                                 _step_path(step),

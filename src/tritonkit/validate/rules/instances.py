@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tritonkit.validate.findings import Family
+
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("instances", "instance groups: kinds, counts, GPU ids")
+_GROUPS = "ValidateInstanceGroup / NormalizeInstanceGroup (core/src/model_config_utils.cc)"
+BAD_KIND = FAMILY.rule(
+    "bad-kind", "error", "an instance group kind the schema does not have", mirrors=_GROUPS
+)
+BAD_COUNT = FAMILY.rule(
+    "bad-count", "warning", "an instance count below 1 (the server uses its default)", mirrors=_GROUPS
+)
+GPUS_ON_CPU = FAMILY.rule(
+    "gpus-on-cpu", "error", "GPU ids on a KIND_CPU or KIND_MODEL group", mirrors=_GROUPS
+)
+BAD_GPU = FAMILY.rule("bad-gpu", "error", "a negative GPU id", mirrors=_GROUPS)
+DUPLICATE_GPU = FAMILY.rule("duplicate-gpu", "error", "a GPU id listed twice in one group", mirrors=_GROUPS)
+DUPLICATE_NAME = FAMILY.rule(
+    "duplicate-name", "warning", "two instance groups with one name", mirrors="none: the server loads it"
+)
 
 _KINDS = {0: "KIND_AUTO", 1: "KIND_GPU", 2: "KIND_CPU", 3: "KIND_MODEL"}
 
@@ -22,8 +41,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if kind is None:
             findings.append(
                 model.finding(
-                    "error",
-                    "instances.bad-kind",
+                    BAD_KIND,
                     f"{label} has unknown kind {group.kind}",
                     f"{path}.kind",
                     path,
@@ -33,8 +51,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if group.count < 0:
             findings.append(
                 model.finding(
-                    "warning",  # Triton loads it with its default count instead
-                    "instances.bad-count",
+                    BAD_COUNT,  # Triton loads it with its default count instead
                     f"{label} has count {group.count}; it must be >= 1",
                     f"{path}.count",
                     path,
@@ -45,8 +62,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if gpus and kind in ("KIND_CPU", "KIND_MODEL"):
             findings.append(
                 model.finding(
-                    "error",
-                    "instances.gpus-on-cpu",
+                    GPUS_ON_CPU,
                     f"{label} has kind {kind} but lists GPUs {gpus}",
                     f"{path}.gpus",
                     path,
@@ -57,8 +73,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if negative:
             findings.append(
                 model.finding(
-                    "error",
-                    "instances.bad-gpu",
+                    BAD_GPU,
                     f"{label} lists negative GPU id(s) {negative}",
                     f"{path}.gpus",
                     path,
@@ -69,8 +84,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if duplicates:
             findings.append(
                 model.finding(
-                    "error",
-                    "instances.duplicate-gpu",
+                    DUPLICATE_GPU,
                     f"{label} lists GPU id(s) {duplicates} more than once",
                     f"{path}.gpus",
                     path,
@@ -81,8 +95,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             if group.name in names:
                 findings.append(
                     model.finding(
-                        "warning",  # Triton loads it; its logs and metrics then mix the two groups
-                        "instances.duplicate-name",
+                        DUPLICATE_NAME,  # Triton loads it; its logs and metrics then mix the two groups
                         f"instance group name {group.name!r} is used twice",
                         f"{path}.name",
                         path,

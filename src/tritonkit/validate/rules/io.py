@@ -5,10 +5,90 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.model.dtypes import config_type_name, config_type_names
+from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("io", "inputs, outputs, reshapes, batch inputs and outputs")
+_IO = "ValidateModelInput / ValidateModelOutput -> ValidateIOShape (core/src/model_config_utils.cc)"
+_BATCH_IO = "ValidateBatchIO (core/src/model_config_utils.cc)"
+DUPLICATE_NAME = FAMILY.rule(
+    "duplicate-name",
+    "warning",
+    "two inputs (or two outputs) with one name",
+    mirrors="none: the server loads it; only one tensor of a name can travel",
+)
+MISSING_NAME = FAMILY.rule("missing-name", "error", "an input or output without a name", mirrors=_IO)
+MISSING_DATA_TYPE = FAMILY.rule(
+    "missing-data-type", "error", "an input or output without data_type", mirrors=_IO
+)
+BAD_DATA_TYPE = FAMILY.rule(
+    "bad-data-type", "error", "a data_type number the schema does not have", mirrors=_IO
+)
+MISSING_DIMS = FAMILY.rule("missing-dims", "error", "an input or output without dims", mirrors=_IO)
+BAD_DIM = FAMILY.rule("bad-dim", "error", "a dim below 1 other than -1", mirrors=_IO)
+FORMAT_DIMS = FAMILY.rule(
+    "format-dims",
+    "error",
+    "FORMAT_NCHW/NHWC on an input without exactly 3 dims",
+    mirrors="ValidateModelInput (core/src/model_config_utils.cc)",
+)
+SHAPE_TENSOR = FAMILY.rule(
+    "shape-tensor",
+    "error",
+    "is_shape_tensor on a model that is not TensorRT",
+    mirrors="ValidateModelInput / ValidateModelOutput (core/src/model_config_utils.cc)",
+)
+EMPTY_RESHAPE = FAMILY.rule(
+    "empty-reshape", "error", "an empty reshape on a model that does not batch", mirrors=_IO
+)
+RESHAPE_COUNT = FAMILY.rule(
+    "reshape-count", "error", "dims and reshape with different element counts", mirrors=_IO
+)
+RESHAPE_VARIABLE_DIMS = FAMILY.rule(
+    "reshape-variable-dims", "error", "dims and reshape with different numbers of -1 dims", mirrors=_IO
+)
+BATCH_INPUT_KIND = FAMILY.rule(
+    "batch-input-kind", "error", "a batch_input kind the schema does not have", mirrors=_BATCH_IO
+)
+BATCH_INPUT_SOURCE = FAMILY.rule(
+    "batch-input-source",
+    "error",
+    "a batch_input without exactly one source_input that is a model input",
+    mirrors=_BATCH_IO,
+)
+BATCH_INPUT_TARGET = FAMILY.rule(
+    "batch-input-target",
+    "error",
+    "a batch_input without target_name",
+    mirrors="the backends' batch input setup (BatchInput::ParseFromModelConfig)",
+)
+BATCH_INPUT_TARGET_COLLISION = FAMILY.rule(
+    "batch-input-target-collision",
+    "warning",
+    "a batch_input target that is also a model input or another target",
+    mirrors="none: the server loads it",
+)
+BATCH_INPUT_TYPE = FAMILY.rule(
+    "batch-input-type", "error", "a batch_input type other than INT32 or FP32", mirrors=_BATCH_IO
+)
+BATCH_OUTPUT_KIND = FAMILY.rule(
+    "batch-output-kind", "error", "a batch_output kind the schema does not have", mirrors=_BATCH_IO
+)
+BATCH_OUTPUT_SOURCE = FAMILY.rule(
+    "batch-output-source",
+    "error",
+    "a batch_output without exactly one source_input that is a model input",
+    mirrors=_BATCH_IO,
+)
+BATCH_OUTPUT_TARGET = FAMILY.rule(
+    "batch-output-target",
+    "error",
+    "a batch_output target that is not a model output, or named twice",
+    mirrors=_BATCH_IO,
+)
 
 WILDCARD = -1
 _BATCH_INPUT_TYPES = ("TYPE_FP32", "TYPE_INT32")  # what Triton 2.51 accepts
@@ -54,8 +134,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 # Triton loads it, but a request or response can carry only one tensor of a name.
                 findings.append(
                     model.finding(
-                        "warning",
-                        "io.duplicate-name",
+                        DUPLICATE_NAME,
                         f"{kind} name {name!r} is used twice ({kind} {seen[name]} and {index}); only one "
                         "tensor of that name can travel",
                         f"{path}.name",
@@ -76,15 +155,12 @@ def _check_tensor(
     label = f"{kind} {tensor.name!r}" if tensor.name else f"{kind} {path}"
     if not tensor.name:
         findings.append(
-            model.finding(
-                "error", "io.missing-name", f"{kind} {path} has no name", path, hint='add name: "..."'
-            )
+            model.finding(MISSING_NAME, f"{kind} {path} has no name", path, hint='add name: "..."')
         )
     if tensor.data_type == 0:
         findings.append(
             model.finding(
-                "error",
-                "io.missing-data-type",
+                MISSING_DATA_TYPE,
                 f"{label} has no data_type",
                 path,
                 hint="add data_type: TYPE_FP32 (or TYPE_INT64, TYPE_STRING, ...)",
@@ -93,8 +169,7 @@ def _check_tensor(
     elif int(tensor.data_type) not in config_type_names():
         findings.append(
             model.finding(
-                "error",
-                "io.bad-data-type",
+                BAD_DATA_TYPE,
                 f"{label} has unknown data_type number {tensor.data_type}",
                 f"{path}.data_type",
                 path,
@@ -105,8 +180,7 @@ def _check_tensor(
     if not dims:
         findings.append(
             model.finding(
-                "error",
-                "io.missing-dims",
+                MISSING_DIMS,
                 f"{label} has no dims",
                 path,
                 hint="add dims: [ ... ] (without the batch dimension); a scalar per batch item is "
@@ -117,8 +191,7 @@ def _check_tensor(
     if bad:
         findings.append(
             model.finding(
-                "error",
-                "io.bad-dim",
+                BAD_DIM,
                 f"{label} has dim {bad[0]} in {dims}; every dim must be >= 1, or -1 for a variable size",
                 f"{path}.dims",
                 path,
@@ -131,8 +204,7 @@ def _check_tensor(
         fmt = "NHWC" if tensor.format == 1 else "NCHW"
         findings.append(
             model.finding(
-                "error",
-                "io.format-dims",
+                FORMAT_DIMS,
                 f"{label} has format FORMAT_{fmt}, which needs exactly 3 dims, got {len(dims)}",
                 f"{path}.format",
                 path,
@@ -142,8 +214,7 @@ def _check_tensor(
     if tensor.is_shape_tensor and platform != "tensorrt_plan":
         findings.append(
             model.finding(
-                "error",
-                "io.shape-tensor",
+                SHAPE_TENSOR,
                 f"{label} is a shape tensor, which only TensorRT models support",
                 f"{path}.is_shape_tensor",
                 path,
@@ -161,8 +232,7 @@ def _check_reshape(
         if max_batch == 0:
             return [
                 model.finding(
-                    "error",
-                    "io.empty-reshape",
+                    EMPTY_RESHAPE,
                     f"{label} has an empty reshape on a model that does not batch (max_batch_size 0): "
                     "it would always be empty",
                     *where,
@@ -172,8 +242,7 @@ def _check_reshape(
         if dims and element_count(dims) != 1:
             return [
                 model.finding(
-                    "error",
-                    "io.reshape-count",
+                    RESHAPE_COUNT,
                     f"{label}: an empty reshape needs dims with one element, got {dims}",
                     *where,
                     hint="use dims: [ 1 ]",
@@ -184,8 +253,7 @@ def _check_reshape(
     if bad:
         return [
             model.finding(
-                "error",
-                "io.bad-dim",
+                BAD_DIM,
                 f"{label} has reshape dim {bad[0]} in {shape}; every dim must be >= 1 or -1",
                 *where,
             )
@@ -196,8 +264,7 @@ def _check_reshape(
     if dims_count != shape_count:
         return [
             model.finding(
-                "error",
-                "io.reshape-count",
+                RESHAPE_COUNT,
                 f"{label}: dims {dims} and reshape {shape} hold different element counts "
                 f"({_count_text(dims_count)} vs {_count_text(shape_count)})",
                 *where,
@@ -209,8 +276,7 @@ def _check_reshape(
         if len(a) != len(b):
             return [
                 model.finding(
-                    "error",
-                    "io.reshape-variable-dims",
+                    RESHAPE_VARIABLE_DIMS,
                     f"{label}: dims {dims} and reshape {shape} have different numbers of variable (-1) dims",
                     *where,
                     hint="keep the same number of -1 dims in dims and reshape",
@@ -219,8 +285,7 @@ def _check_reshape(
         if a != b:
             return [
                 model.finding(
-                    "error",
-                    "io.reshape-count",
+                    RESHAPE_COUNT,
                     f"{label}: dims {dims} and reshape {shape} differ in the element count between their "
                     "variable (-1) dims",
                     *where,
@@ -247,15 +312,12 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
         kind = input_kinds.get(int(batch_input.kind))
         if kind is None:
             findings.append(
-                model.finding(
-                    "error", "io.batch-input-kind", f"{path} has unknown kind {batch_input.kind}", path
-                )
+                model.finding(BATCH_INPUT_KIND, f"{path} has unknown kind {batch_input.kind}", path)
             )
         elif len(batch_input.source_input) != 1:
             findings.append(
                 model.finding(
-                    "error",
-                    "io.batch-input-source",
+                    BATCH_INPUT_SOURCE,
                     f"{path} of kind {kind} needs exactly 1 source_input, "
                     f"got {len(batch_input.source_input)}",
                     f"{path}.source_input",
@@ -263,14 +325,11 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
                 )
             )
         if not batch_input.target_name:
-            findings.append(
-                model.finding("error", "io.batch-input-target", f"{path} has no target_name", path)
-            )
+            findings.append(model.finding(BATCH_INPUT_TARGET, f"{path} has no target_name", path))
         if config_type_name(batch_input.data_type) not in _BATCH_INPUT_TYPES:
             findings.append(
                 model.finding(
-                    "error",
-                    "io.batch-input-type",
+                    BATCH_INPUT_TYPE,
                     f"{path} has data_type {config_type_name(batch_input.data_type)}; batch inputs are "
                     "TYPE_INT32 or TYPE_FP32",
                     f"{path}.data_type",
@@ -281,8 +340,7 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
             if source not in inputs:
                 findings.append(
                     model.finding(
-                        "error",
-                        "io.batch-input-source",
+                        BATCH_INPUT_SOURCE,
                         f"{path} names source_input {source!r}, which is not an input of the model",
                         f"{path}.source_input",
                         path,
@@ -293,8 +351,7 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
             if target in inputs or target in targets:
                 findings.append(
                     model.finding(
-                        "warning",  # Triton loads it; which tensor the model then gets is unclear
-                        "io.batch-input-target",
+                        BATCH_INPUT_TARGET_COLLISION,  # loads; which tensor the model gets is unclear
                         f"{path} target {target!r} collides with "
                         + ("a model input" if target in inputs else "another batch input"),
                         f"{path}.target_name",
@@ -307,15 +364,12 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
         path = f"batch_output[{index}]"
         if int(batch_output.kind) != 0:
             findings.append(
-                model.finding(
-                    "error", "io.batch-output-kind", f"{path} has unknown kind {batch_output.kind}", path
-                )
+                model.finding(BATCH_OUTPUT_KIND, f"{path} has unknown kind {batch_output.kind}", path)
             )
         if len(batch_output.source_input) != 1:
             findings.append(
                 model.finding(
-                    "error",
-                    "io.batch-output-source",
+                    BATCH_OUTPUT_SOURCE,
                     f"{path} needs exactly 1 source_input, got {len(batch_output.source_input)}",
                     f"{path}.source_input",
                     path,
@@ -325,23 +379,19 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
             if source not in inputs:
                 findings.append(
                     model.finding(
-                        "error",
-                        "io.batch-output-source",
+                        BATCH_OUTPUT_SOURCE,
                         f"{path} names source_input {source!r}, which is not an input of the model",
                         f"{path}.source_input",
                         path,
                     )
                 )
         if not batch_output.target_name:
-            findings.append(
-                model.finding("error", "io.batch-output-target", f"{path} has no target_name", path)
-            )
+            findings.append(model.finding(BATCH_OUTPUT_TARGET, f"{path} has no target_name", path))
         for target in batch_output.target_name:
             if target not in outputs:
                 findings.append(
                     model.finding(
-                        "error",
-                        "io.batch-output-target",
+                        BATCH_OUTPUT_TARGET,
                         f"{path} target {target!r} is not an output of the model",
                         f"{path}.target_name",
                         path,

@@ -9,10 +9,87 @@ from typing import TYPE_CHECKING
 
 from tritonkit.model.backends import model_file_for
 from tritonkit.repository.scan import CONFIG_FILE
+from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("layout", "the model folder, its config.pbtxt and version folders as Triton reads them")
+_LOAD = "ModelRepositoryManager::Poll / LocalizeRepoAndLoad (core/src/model_repository_manager)"
+_VERSIONS = (
+    "ModelLifeCycle::AsyncLoad and GetVersionsToLoad version policy (core/src/model_repository_manager)"
+)
+ODD_MODEL_NAME = FAMILY.rule(
+    "odd-model-name",
+    "warning",
+    "a model folder name that URLs and shells handle badly",
+    mirrors="none: the server accepts any folder name; clients put it in URLs",
+)
+BROKEN_LINK = FAMILY.rule(
+    "broken-link",
+    "error",
+    "a symbolic link that points nowhere or loops",
+    mirrors="LocalFileSystem::IsDirectory / FileExists (core/src/filesystem/implementations/local.h)",
+)
+CONFIG_IN_VERSION = FAMILY.rule(
+    "config-in-version",
+    "error",
+    "config.pbtxt inside a version folder and none beside it",
+    mirrors="GetNormalizedModelConfig reads <model>/config.pbtxt only (core/src/model_config_utils.cc)",
+)
+IGNORED_VERSION_CONFIG = FAMILY.rule(
+    "ignored-version-config",
+    "warning",
+    "a second config.pbtxt inside a version folder, ignored",
+    mirrors="GetNormalizedModelConfig reads <model>/config.pbtxt only (core/src/model_config_utils.cc)",
+)
+NAME_MISMATCH = FAMILY.rule(
+    "name-mismatch",
+    "error",
+    "the config's name differs from its folder name",
+    mirrors="ModelRepositoryManager: 'unexpected directory name ... must equal model name' (core)",
+)
+MISSING_POLICY_VERSION = FAMILY.rule(
+    "missing-policy-version",
+    "warning",
+    "the version policy names a version folder that does not exist",
+    mirrors=_VERSIONS,
+)
+NO_POLICY_VERSION = FAMILY.rule(
+    "no-policy-version", "error", "none of the versions the version policy names exists", mirrors=_VERSIONS
+)
+NO_VERSION = FAMILY.rule("no-version", "error", "a model with no version folder", mirrors=_VERSIONS)
+MISSING_MODEL_FILE = FAMILY.rule(
+    "missing-model-file",
+    "error",
+    "a loaded version folder without the model file",
+    mirrors="the backend's TRITONBACKEND_ModelInstanceInitialize opening <version>/<default_model_filename>",
+)
+VERSION_LEADING_ZERO = FAMILY.rule(
+    "version-leading-zero",
+    "warning",
+    "a version folder such as 01, which Triton ignores",
+    mirrors="GetModelVersionFromPath: the folder name as an integer (core/src/model_repository_manager)",
+)
+NON_NUMERIC_VERSION = FAMILY.rule(
+    "non-numeric-version",
+    "warning",
+    "a folder with digits in its name that is not a version folder",
+    mirrors="GetModelVersionFromPath skips folders that are not integers (core/src/model_repository_manager)",
+)
+MISSING_CONFIG = FAMILY.rule(
+    "missing-config",
+    "error",
+    "a model folder without config.pbtxt and no file to auto-complete from",
+    mirrors="GetNormalizedModelConfig + AutoCompleteBackendFields (core/src/model_config_utils.cc)",
+)
+AUTO_COMPLETE_CONFIG = FAMILY.rule(
+    "auto-complete-config",
+    "warning",
+    "no config.pbtxt: Triton guesses the backend from the model file",
+    mirrors="AutoCompleteBackendFields (core/src/model_config_utils.cc)",
+)
 
 # Model files from which Triton picks a backend and auto-completes a missing config.pbtxt; the
 # backend fills in inputs and outputs where it can (ONNX, TensorRT, TF; Python via auto_complete_config).
@@ -57,8 +134,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if not _SAFE_NAME.fullmatch(name):
         findings.append(
             model.finding(
-                "warning",
-                "layout.odd-model-name",
+                ODD_MODEL_NAME,
                 f"model folder name {name!r} has characters that URLs and shells handle badly",
                 hint="use letters, digits, '_', '-' and '.'",
                 file=str(model.path),
@@ -67,8 +143,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     for link in model.broken_links:
         findings.append(
             model.finding(
-                "error",
-                "layout.broken-link",
+                BROKEN_LINK,
                 f"{link} is a symbolic link that points nowhere (or loops)",
                 file=str(model.path / link),
                 hint="remove the link or point it at a real file or folder",
@@ -84,8 +159,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     for version in in_versions:
         findings.append(
             model.finding(
-                "warning",
-                "layout.config-in-version",
+                IGNORED_VERSION_CONFIG,
                 f"{version}/{CONFIG_FILE} is ignored: Triton reads only {name}/{CONFIG_FILE}",
                 file=str(model.versions[version] / CONFIG_FILE),
                 hint="keep one config.pbtxt beside the version folders and remove this one",
@@ -96,8 +170,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if config is not None and config.name and config.name != name:
         findings.append(
             model.finding(
-                "error",
-                "layout.name-mismatch",
+                NAME_MISMATCH,
                 f"config name {config.name!r} differs from its folder name {name!r}",
                 "name",
                 hint=f'rename the folder to {config.name!r} or set name: "{name}"'
@@ -114,8 +187,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         # Triton loads the versions that exist, and fails only when none of them does.
         findings.append(
             model.finding(
-                "warning" if loaded else "error",
-                "layout.missing-policy-version",
+                MISSING_POLICY_VERSION if loaded else NO_POLICY_VERSION,
                 f"version_policy names version(s) {', '.join(map(str, missing))} but no such folder exists"
                 + ("" if loaded else "; Triton will not load the model"),
                 "version_policy[0].specific[0].versions",
@@ -126,8 +198,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     elif not model.versions:
         findings.append(
             model.finding(
-                "error",
-                "layout.no-version",
+                NO_VERSION,
                 f"model {name!r} has no version folder; Triton will not load it",
                 hint=f"create {name}/1/"
                 + ("" if model.is_ensemble else " with the model file in it")
@@ -143,8 +214,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 if not path.exists():
                     findings.append(
                         model.finding(
-                            "error",
-                            "layout.missing-model-file",
+                            MISSING_MODEL_FILE,
                             f"version {version} has no {filename}",
                             "default_model_filename",
                             "platform",
@@ -162,8 +232,7 @@ def _version_folders(model: ModelContext) -> list[Finding]:
         number = int(folder)
         findings.append(
             model.finding(
-                "warning",
-                "layout.version-leading-zero",
+                VERSION_LEADING_ZERO,
                 f"version folder {folder!r} has leading zeros, so Triton ignores it"
                 + (f" (version {number} is folder {str(number)!r})" if number in model.versions else ""),
                 file=str(model.path / folder),
@@ -174,8 +243,7 @@ def _version_folders(model: ModelContext) -> list[Finding]:
         if any(c.isdigit() for c in other) and other != "__pycache__":
             findings.append(
                 model.finding(
-                    "warning",
-                    "layout.non-numeric-version",
+                    NON_NUMERIC_VERSION,
                     f"folder {other!r} is not a version folder (only digits are); Triton ignores it",
                     file=str(model.path / other),
                     hint="version folders are named 1, 2, 3, ...",
@@ -190,8 +258,7 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
         version = in_versions[0]
         return [
             model.finding(
-                "error",
-                "layout.config-in-version",
+                CONFIG_IN_VERSION,
                 f"{CONFIG_FILE} is inside version folder {version}/; Triton looks for {name}/{CONFIG_FILE}",
                 file=str(model.versions[version] / CONFIG_FILE),
                 hint=f"move it up: mv {name}/{version}/{CONFIG_FILE} {name}/",
@@ -208,8 +275,7 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
             caveat = "; model.py has no auto_complete_config, so the model declares no inputs or outputs"
         return [
             model.finding(
-                "warning",
-                "layout.missing-config",
+                AUTO_COMPLETE_CONFIG,
                 f"no {CONFIG_FILE}: Triton guesses the {_AUTOCOMPLETE_FILES[filename]} backend from "
                 f"{filename} and auto-completes the config (unless --disable-auto-complete-config){caveat}",
                 hint=f"write {name}/{CONFIG_FILE} (tritonkit add / export) to pin names, types and batching",
@@ -217,8 +283,7 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
         ]
     return [
         model.finding(
-            "error",
-            "layout.missing-config",
+            MISSING_CONFIG,
             f"model folder {name!r} has no {CONFIG_FILE}",
             hint=f"add one with `tritonkit add {name} ...`, or remove the folder from the repository",
         )

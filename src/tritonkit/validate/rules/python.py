@@ -9,11 +9,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonkit.model.backends import model_file_for
+from tritonkit.validate.findings import Family
 from tritonkit.validate.rules.layout import selected_versions
 
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("python", "Python-backend model.py, read statically (never imported)")
+_STUB = "the stub's Initialize importing model.py (python_backend/src/pb_stub.cc)"
+MISSING_MODEL_FILE = FAMILY.rule(
+    "missing-model-file",
+    "error",
+    "a loaded version folder without model.py",
+    mirrors="the stub failing to find <version>/model.py (python_backend/src/pb_stub.cc)",
+)
+SYNTAX_ERROR = FAMILY.rule("syntax-error", "error", "model.py does not compile", mirrors=_STUB)
+NO_MODEL_CLASS = FAMILY.rule(
+    "no-model-class", "error", "model.py defines no class TritonPythonModel", mirrors=_STUB
+)
+NO_EXECUTE = FAMILY.rule(
+    "no-execute",
+    "warning",
+    "TritonPythonModel has no execute method",
+    mirrors="none at load: the stub looks execute up per request (python_backend/src/pb_stub.cc)",
+)
+BLS_SELF = FAMILY.rule(
+    "bls-self",
+    "warning",
+    "a BLS request to the model itself",
+    mirrors="none: a run-time recursion, not a load failure",
+)
+BLS_UNKNOWN_MODEL = FAMILY.rule(
+    "bls-unknown-model",
+    "warning",
+    "a BLS request to a model not in this repository",
+    mirrors="none at load: the target is resolved per request, possibly in another --model-repository",
+)
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
@@ -30,8 +62,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if not path.is_file():
             findings.append(
                 model.finding(
-                    "error",
-                    "python.missing-model-file",
+                    MISSING_MODEL_FILE,
                     f"version {version} has no {filename}; the Python backend would hang or fail loading it",
                     "default_model_filename",
                     "backend",
@@ -53,8 +84,7 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
     except SyntaxError as exc:
         return [
             model.finding(
-                "error",
-                "python.syntax-error",
+                SYNTAX_ERROR,
                 f"{path.name} does not compile: {exc.msg}",
                 file=file,
                 line=exc.lineno,
@@ -62,18 +92,13 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
             )
         ]
     except (OSError, ValueError, RecursionError, MemoryError) as exc:  # unreadable, NUL bytes, too deep
-        return [
-            model.finding(
-                "error", "python.syntax-error", f"{path.name} cannot be read as Python: {exc}", file=file
-            )
-        ]
+        return [model.finding(SYNTAX_ERROR, f"{path.name} cannot be read as Python: {exc}", file=file)]
     findings: list[Finding] = []
     model_class = _find_class(tree, "TritonPythonModel")
     if model_class is None:
         findings.append(
             model.finding(
-                "error",
-                "python.no-model-class",
+                NO_MODEL_CLASS,
                 f"{path.name} defines no class TritonPythonModel",
                 file=file,
                 line=1,
@@ -84,8 +109,7 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
         inherited = any(not (isinstance(b, ast.Name) and b.id == "object") for b in model_class.bases)
         findings.append(
             model.finding(
-                "warning" if inherited else "error",
-                "python.no-execute",
+                NO_EXECUTE,
                 "TritonPythonModel has no execute method"
                 + (" (unless a base class provides it)" if inherited else ""),
                 file=file,
@@ -162,8 +186,7 @@ def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: Reposit
         if target == model.name:
             findings.append(
                 model.finding(
-                    "warning",
-                    "python.bls-self",
+                    BLS_SELF,
                     f"the BLS request calls this model itself ({target!r}); that recurses until it times out",
                     file=file,
                     line=node.lineno,
@@ -173,8 +196,7 @@ def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: Reposit
             close = difflib.get_close_matches(target, list(repo.models), n=1)
             findings.append(
                 model.finding(
-                    "error",
-                    "python.bls-unknown-model",
+                    BLS_UNKNOWN_MODEL,
                     f"BLS InferenceRequest calls model {target!r}, which is not in the repository",
                     file=file,
                     line=node.lineno,

@@ -9,9 +9,31 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tritonkit.validate.findings import Family
+
 if TYPE_CHECKING:
-    from tritonkit.validate.engine import ModelContext, RepositoryContext
+    from tritonkit.validate.context import ModelContext, RepositoryContext
     from tritonkit.validate.findings import Finding
+
+FAMILY = Family("pytorch", "libtorch tensor naming: NAME__INDEX or forward() argument names")
+_NAMING = (
+    "ModelState / ModelInstanceState::ValidateInputs and ValidateOutputs (pytorch_backend/src/libtorch.cc)"
+)
+DUPLICATE_INDEX = FAMILY.rule(
+    "duplicate-index", "error", "two inputs or outputs claim the same __INDEX", mirrors=_NAMING
+)
+INDEX_RANGE = FAMILY.rule(
+    "index-range", "warning", "an __INDEX at or beyond the number of inputs or outputs", mirrors=_NAMING
+)
+OUTPUT_NAME = FAMILY.rule(
+    "output-name", "warning", "an output not named NAME__INDEX (mapped by config order)", mirrors=_NAMING
+)
+INPUT_NAME = FAMILY.rule(
+    "input-name", "error", "an input neither NAME__INDEX nor a forward() argument name", mirrors=_NAMING
+)
+MIXED_INPUT_NAMES = FAMILY.rule(
+    "mixed-input-names", "warning", "inputs mixing NAME__INDEX and argument names", mirrors=_NAMING
+)
 
 _INDEXED = re.compile(r"^(.+)__(\d+)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,8 +62,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 if number in indexed:
                     findings.append(
                         model.finding(
-                            "error",
-                            "pytorch.duplicate-index",
+                            DUPLICATE_INDEX,
                             f"{kind}s {indexed[number]!r} and {name!r} both claim index {number}",
                             f"{path}.name",
                             path,
@@ -51,8 +72,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 elif number >= len(tensors):
                     findings.append(
                         model.finding(
-                            "warning",
-                            "pytorch.index-range",
+                            INDEX_RANGE,
                             f"{kind} {name!r} has index {number} but the model has {len(tensors)} {kind}(s)",
                             f"{path}.name",
                             path,
@@ -65,8 +85,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             elif kind == "output":
                 findings.append(
                     model.finding(
-                        "warning",
-                        "pytorch.output-name",
+                        OUTPUT_NAME,
                         f"output {name!r} does not follow the NAME__INDEX convention; libtorch then maps "
                         "outputs by their order in the config",
                         f"{path}.name",
@@ -77,8 +96,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             else:
                 findings.append(
                     model.finding(
-                        "error",
-                        "pytorch.input-name",
+                        INPUT_NAME,
                         f"input {name!r} is neither NAME__INDEX nor a forward() argument name",
                         f"{path}.name",
                         path,
@@ -88,8 +106,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         if kind == "input" and indexed and plain:
             findings.append(
                 model.finding(
-                    "warning",
-                    "pytorch.mixed-input-names",
+                    MIXED_INPUT_NAMES,
                     f"inputs mix NAME__INDEX names ({', '.join(sorted(indexed.values()))}) with "
                     f"argument names ({', '.join(plain)}); libtorch then falls back to config order",
                     "input",

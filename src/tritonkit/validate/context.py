@@ -1,0 +1,80 @@
+"""What the rules see: one model folder (`ModelContext`) and the whole repository (`RepositoryContext`).
+
+Rules import this module and the engine imports the rules; neither imports the engine back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tritonkit.validate.findings import Finding, Rule, Severity
+
+
+@dataclass
+class ModelContext:
+    """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
+
+    name: str  # the folder name (what Triton calls the model)
+    path: Path
+    config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
+    has_config: bool = False
+    text: str | None = None
+    config: Any = None  # inference.ModelConfig, None when absent or unparsable
+    versions: dict[int, Path] = field(default_factory=dict)
+    leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
+    other_dirs: list[str] = field(default_factory=list)
+    broken_links: list[str] = field(default_factory=list)
+    config_not_file: bool = False  # config.pbtxt exists but is a folder, FIFO, socket or device
+    ignored: frozenset[str] = frozenset()  # rule ids and families of `# tritonkit: ignore=...` comments
+    _positions: dict[str, int] | None = None
+
+    def line(self, *paths: str) -> int | None:
+        """The line of the first located field path; positions are computed on first use only."""
+        if self.text is None or not paths:
+            return None
+        from tritonkit.model.schema import line_of, locate_fields
+
+        if self._positions is None:
+            self._positions = locate_fields(self.text)
+        return line_of(self._positions, *paths)
+
+    def finding(
+        self,
+        rule: Rule,
+        message: str,
+        *paths: str,
+        hint: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of `rule` about this model, pointed at the line of the first of `paths` in the config."""
+        if file is None:
+            file = self.config_file if self.has_config else str(self.path)
+            if line is None and self.has_config:
+                line = self.line(*paths)
+        return rule.finding(message, model=self.name, file=file, line=line, hint=hint, severity=severity)
+
+    @property
+    def platform(self) -> str:
+        return str(self.config.platform) if self.config is not None else ""
+
+    @property
+    def backend(self) -> str:
+        return str(self.config.backend) if self.config is not None else ""
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.platform == "ensemble"
+
+
+@dataclass
+class RepositoryContext:
+    """Every model of the repository by folder name: what cross-model rules (ensembles, BLS) need, and
+    the run's settings (artifacts looked at or not)."""
+
+    path: Path
+    models: dict[str, ModelContext]
+    artifacts: bool = True
