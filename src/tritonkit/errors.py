@@ -61,6 +61,18 @@ class ServerNotReadyError(TritonkitError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class StorageUnavailableError(TritonkitError):
+    """The object-storage endpoint (s3://host:port) cannot be reached, or S3 support is not installed."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class StorageAccessError(TritonkitError):
+    """Object storage answered but refused: missing bucket, refused or missing credentials, access denied."""
+
+    exit_code = ExitCode.USAGE
+
+
 class InferenceError(TritonkitError):
     """The server rejected or failed an inference request."""
 

@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "infer": "client",
     "test": "client",
     "bench": "client",
+    "push": "deploy",
 }
 
 

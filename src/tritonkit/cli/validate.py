@@ -20,9 +20,10 @@ class OutputFormat(str, Enum):
 @app.command()
 def validate(
     repository: Annotated[
-        Optional[Path],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
         typer.Argument(
-            help="Model repository to check (default: --repo, tritonkit.yaml, ./model_repository)."
+            help="Model repository to check: a folder or s3://[host:port/]bucket/prefix "
+            "(default: --repo, tritonkit.yaml, ./model_repository)."
         ),
     ] = None,
     output_format: Annotated[
@@ -51,10 +52,17 @@ def validate(
             raise UsageError("--list-rules prints text or json", hint="use --format text or --format json")
         echo(format_rules(RULES.values(), output_format.value))
         return
-    if repository is not None and repo is not None and repository != repo:
+    if repository is not None and repo is not None and Path(repository) != repo:
         raise UsageError(f"two repositories given: {repository} and --repo {repo}", hint="give only one")
-    root = resolve_repository(repository if repository is not None else repo)
-    report = validate_repository(root, artifacts=not no_artifacts)
+    from tritonkit.repository.remote import is_remote
+
+    if is_remote(repository):  # a local copy (cached by ETag), findings shown under the URI
+        from tritonkit.repository.fetch import validate_remote
+
+        report = validate_remote(str(repository), artifacts=not no_artifacts)
+    else:
+        root = resolve_repository(Path(repository) if repository is not None else repo)
+        report = validate_repository(root, artifacts=not no_artifacts)
     echo(format_report(report, output_format.value))
     if not report.ok:
         raise typer.Exit(1)
@@ -67,15 +75,29 @@ def describe(
     url: Annotated[
         str, typer.Option("--url", help="Server address used in the examples.")
     ] = "localhost:8000",
-    repo: RepoOption = None,
+    repo_uri: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--repo",
+            help="Model repository: a folder or s3://[host:port/]bucket/prefix "
+            "(default: named by the nearest tritonkit.yaml, else ./model_repository).",
+        ),
+    ] = None,
 ) -> None:
     """Show what a client sends to a model and gets back: shapes with the batch dim, wire types, examples."""
     import json
 
     from tritonkit.repository.describe import describe_model
     from tritonkit.repository.project import resolve_repository
+    from tritonkit.repository.remote import is_remote
 
-    description = describe_model(resolve_repository(repo), model, url=url)
+    if is_remote(repo_uri):  # a local copy of the remote repository (cached by ETag)
+        from tritonkit.repository.fetch import fetch_repository
+
+        root = fetch_repository(str(repo_uri))
+    else:
+        root = resolve_repository(Path(repo_uri) if repo_uri is not None else None)
+    description = describe_model(root, model, url=url)
     echo(
         json.dumps(description.to_dict(), indent=2, ensure_ascii=False) if as_json else description.to_text()
     )
