@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tritonkit.errors import FindingsError, InterruptedByUser, RepositoryError, UsageError
-from tritonkit.model.spec import DEFAULT_MODEL_FILES
-from tritonkit.repository.layout import CONFIG_FILE, is_version_name
+from tritonkit.model.backends import BACKEND_FILES, PLATFORM_FILES
 from tritonkit.repository.remote import ENDPOINT_KEY_CHARS, RemoteURI, parse_remote_uri
+from tritonkit.repository.scan import CONFIG_FILE, is_version_name
 
 if TYPE_CHECKING:
     from tritonkit.repository.s3 import RemoteObject, S3Store
 
 Action = Literal["pin", "upload", "config"]
-_MODEL_FILES = frozenset(DEFAULT_MODEL_FILES.values()) | {"model.pt2"}
+# the files the server recognises a version by (model.backends, after the core's AutoCompleteBackendFields)
+_MODEL_FILES = frozenset(BACKEND_FILES.values()) | frozenset(PLATFORM_FILES.values())
 _CHUNK = 8 * 1024 * 1024
 
 
