@@ -126,7 +126,7 @@ def test_apply_variant_through_tritonkit_yaml(tmp_path: Path) -> None:
     assert config.instance_group[0].count == 2 and config.HasField("dynamic_batching")
     spec = yaml.safe_load(written[1].read_text())["models"][0]
     assert (
-        spec["instance_groups"][0]["count"] == 2
+        spec["instance_group"][0]["count"] == 2
         and spec["dynamic_batching"]["max_queue_delay_microseconds"] == 100
     )
     assert run(["render", "--check", "--repo", str(repo)]) == 0  # spec and config agree

@@ -127,7 +127,11 @@ def test_render_and_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert "-    dims: [ 5 ]" in captured.out and "+    dims: [ 4 ]" in captured.out
     assert "differ from tritonkit.yaml" in captured.err
     assert config.read_text() == drifted  # --check changes nothing
-    assert run(["render"]) == 0
+    assert run(["render"]) == 2  # a hand edit is not erased silently
+    err = capsys.readouterr().err
+    assert "edited by hand" in err and "+    dims: [ 4 ]" in err and "render --force" in err
+    assert config.read_text() == drifted
+    assert run(["render", "--force"]) == 0
     assert config.read_text() == original
     assert run(["render"]) == 0 and run(["render", "--check"]) == 0  # idempotent
 

@@ -8,10 +8,17 @@ from tritonkit.bench.result import Variant
 
 
 def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us: int = 100) -> list[Path]:
-    """Write `variant` to the model's config.pbtxt, and to tritonkit.yaml when it records the model."""
-    from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec
+    """Write `variant` to the model's config.pbtxt, and to tritonkit.yaml when it records the model.
+
+    Only the swept fields change: the instance count (one group, as measured, keeping the first
+    group's kind, KIND_AUTO when there was none, its GPUs and other fields) and whether dynamic
+    batching is on. Every other field of the config is kept.
+    """
+    import dataclasses
+
+    from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, trusted
     from tritonkit.repository.layout import write_text_atomic
-    from tritonkit.repository.project import load_project
+    from tritonkit.repository.project import load_project, write_project
     from tritonkit.repository.render import render_config
     from tritonkit.repository.scan import CONFIG_FILE
 
@@ -20,31 +27,35 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
     spec = project.model(model)
     if spec is not None:
         if variant.instances is not None:
-            first = spec.instance_groups[0] if spec.instance_groups else InstanceGroupSpec()
-            spec.instance_groups = [InstanceGroupSpec(variant.instances, first.kind, list(first.gpus))]
+            with trusted():
+                first = (
+                    spec.instance_groups[0] if spec.instance_groups else InstanceGroupSpec(kind="KIND_AUTO")
+                )
+                spec.instance_groups = [dataclasses.replace(first, count=variant.instances)]
         if variant.dynamic_batching is True and spec.dynamic_batching is None:
             spec.dynamic_batching = DynamicBatchingSpec(max_queue_delay_microseconds=queue_delay_us)
+            spec.extra.pop("sequence_batching", None)  # one scheduling choice (a oneof)
         elif variant.dynamic_batching is False:
             spec.dynamic_batching = None
         project.upsert(spec)
         write_text_atomic(config_path, render_config(spec))
-        write_text_atomic(project.spec_path, project.to_yaml())
+        write_project(project)
         return [config_path, project.spec_path]
     # Not in tritonkit.yaml: edit the parsed config with the official schema.
     from google.protobuf import text_format
 
-    from tritonkit.model.schema import parse_config
+    from tritonkit.model.schema import parse_config, pb2
 
     config = parse_config(config_path.read_text(encoding="utf-8"))
     if variant.instances is not None:
-        kind = config.instance_group[0].kind if config.instance_group else None
-        gpus = list(config.instance_group[0].gpus) if config.instance_group else []
+        first = pb2().ModelInstanceGroup()  # KIND_AUTO when the config had no group
+        if config.instance_group:
+            first.CopyFrom(config.instance_group[0])
         del config.instance_group[:]
-        group = config.instance_group.add()
-        group.count = variant.instances
-        group.kind = kind if kind is not None else config.instance_group[0].KIND_CPU
-        group.gpus.extend(gpus)
+        first.count = variant.instances
+        config.instance_group.add().CopyFrom(first)
     if variant.dynamic_batching is True and not config.HasField("dynamic_batching"):
+        config.ClearField("sequence_batching")  # one scheduling choice (a oneof)
         config.dynamic_batching.max_queue_delay_microseconds = queue_delay_us
     elif variant.dynamic_batching is False:
         config.ClearField("dynamic_batching")

@@ -58,6 +58,14 @@ GpusOption = Annotated[
     typer.Option("--gpus", help="GPU ids for --kind gpu, e.g. 0,1."),
 ]
 
+InstanceGroupOption = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--instance-group",
+        help="An instance group, repeatable: kind=gpu,count=2,gpus=0:1 (kind cpu|gpu|auto|model).",
+    ),
+]
+
 
 def echo(text: str = "", *, err: bool = False) -> None:
     """Print one line (the only way commands print)."""

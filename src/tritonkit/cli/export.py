@@ -13,6 +13,7 @@ import typer
 from tritonkit.cli._app import (
     DynamicBatchingOption,
     GpusOption,
+    InstanceGroupOption,
     InstancesOption,
     KindOption,
     PreferredBatchSizeOption,
@@ -129,6 +130,7 @@ def export(
     instances: InstancesOption = None,
     kind: KindOption = "cpu",
     gpus: GpusOption = None,
+    instance_group: InstanceGroupOption = None,
     version: Annotated[
         int | None, typer.Option("--version", help="Version folder to write (default 1).")
     ] = None,
@@ -152,6 +154,7 @@ def export(
         instances=instances,
         kind=kind,
         gpus=gpus,
+        instance_groups=instance_group,
     )
     dynamic = _dynamic_dims(dynamic_dims)
     repository = resolve_repository(repo)

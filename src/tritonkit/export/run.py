@@ -17,10 +17,18 @@ from typing import Any, ParamSpec, TypeVar
 from tritonkit.errors import ExportError, RepositoryError, UsageError
 from tritonkit.export import convert, proof
 from tritonkit.export.plan import DynamicDims, ExportPlan, plan_export
-from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, check_model_name
+from tritonkit.model.spec import (
+    EXPORT_FIELDS,
+    DynamicBatchingSpec,
+    InstanceGroupSpec,
+    ModelSpec,
+    check_model_name,
+)
+from tritonkit.repository.adopt import keep_unowned
 from tritonkit.repository.golden import GOLDEN_FILE, save_golden
 from tritonkit.repository.layout import staged_dir, write_text_atomic
 from tritonkit.repository.project import load_project
+from tritonkit.repository.render import render_config
 from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
 
 
@@ -243,6 +251,9 @@ def export_model(
     spec = plan.spec
     project = load_project(repository)
     _check_other_versions(project.model(name), spec, model_dir)
+    # --next/--force: export owns the IO; warmup, policies and tuning already there are kept.
+    spec = plan.spec = keep_unowned(project, spec, EXPORT_FIELDS)
+    plan.config_text = render_config(spec)
     project.upsert(spec)
     spec_text = project.to_yaml()
     created = not model_dir.exists()

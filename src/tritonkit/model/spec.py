@@ -1,7 +1,15 @@
-"""The typed spec of a model and a repository: what `add`, `export` and `render` write from.
+"""The typed spec of a model: what `add`, `export`, `import` and `render` write from.
 
-A `ModelSpec` is the single source for a model's config.pbtxt (rendered by `render.py`) and its entry
-in `tritonkit.yaml` (`to_dict` / `from_dict`). Parsing user text (`--input x:fp32:3,224`) lives here too.
+A `ModelSpec` holds a whole `ModelConfig`, losslessly: the fields tritonkit's commands edit are typed
+(name, platform/backend, inputs, outputs, max_batch_size, dynamic batching, instance groups, ensemble
+steps, parameters, default_model_filename) and every other field, at each level, is kept in an `extra`
+mapping of plain data under the protobuf field names (see `model/messages.py`). `to_config_data` /
+`from_config_data` convert to and from that plain data; `tritonkit.yaml` stores it (`to_dict`), with
+tritonkit's own keys (version to create, python variant, BLS target) apart under `tritonkit:`.
+
+Specs built from flags are checked (`ModelSpec(...)` raises UsageError on a bad name or batch size);
+specs read from a config or the spec file are taken as they are (`trusted()`): whether they would load
+is `validate`'s job, and the spec must hold whatever the config held.
 """
 
 from __future__ import annotations
@@ -12,7 +20,32 @@ from typing import Any
 
 from tritonkit.errors import UsageError
 from tritonkit.model.backends import model_file_for
-from tritonkit.model.dtypes import BY_CONFIG, parse_dtype
+from tritonkit.model.parts import (
+    INSTANCE_KINDS,
+    DynamicBatchingSpec,
+    EnsembleStepSpec,
+    InstanceGroupSpec,
+    TensorSpec,
+    _checking,
+    parse_dims,
+    scheduling_from_flags,
+    trusted,
+)
+
+__all__ = [
+    "INSTANCE_KINDS",
+    "DynamicBatchingSpec",
+    "EnsembleStepSpec",
+    "InstanceGroupSpec",
+    "ModelSpec",
+    "TensorSpec",
+    "check_model_name",
+    "kind_of",
+    "normalize_backend",
+    "parse_dims",
+    "scheduling_from_flags",
+    "trusted",
+]
 
 # backend as the user names it -> (platform, backend) written to config.pbtxt
 _BACKENDS: dict[str, tuple[str, str]] = {
@@ -35,7 +68,33 @@ _BACKEND_ALIASES = {
     "tensorflow_savedmodel": "tensorflow",
     "bls": "python",
 }
-INSTANCE_KINDS = ("KIND_AUTO", "KIND_CPU", "KIND_GPU", "KIND_MODEL")
+# platform or backend found in a config -> the user-facing backend name tritonkit calls it by
+_KIND_OF = {
+    "pytorch_libtorch": "pytorch",
+    "pytorch": "pytorch",
+    "onnxruntime_onnx": "onnx",
+    "onnxruntime": "onnx",
+    "tensorrt_plan": "tensorrt",
+    "tensorrt": "tensorrt",
+    "tensorflow_savedmodel": "tensorflow",
+    "tensorflow_graphdef": "tensorflow",
+    "tensorflow": "tensorflow",
+    "python": "python",
+    "ensemble": "ensemble",
+}
+# The ModelConfig fields the typed attributes of ModelSpec hold (never in its `extra`).
+TYPED_FIELDS = frozenset(
+    {"name", "platform", "backend", "max_batch_size", "input", "output", "dynamic_batching",
+     "instance_group", "ensemble_scheduling", "parameters", "default_model_filename"}
+)  # fmt: skip
+OWN_KEYS = ("version", "python_variant", "bls_target")  # tritonkit's keys, under `tritonkit:` in the spec
+
+
+def kind_of(platform: str, backend: str) -> str:
+    """The user-facing backend name of a config's platform/backend pair ('' when it names neither)."""
+    return _KIND_OF.get(platform) or _KIND_OF.get(backend) or backend or platform
+
+
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
@@ -43,6 +102,8 @@ def normalize_backend(name: str) -> str:
     """pytorch, onnx, python, ensemble (with aliases), or any custom backend name as given."""
     key = name.strip().lower()
     key = _BACKEND_ALIASES.get(key, key)
+    if not _checking():
+        return name
     if not key or not re.fullmatch(r"[a-z0-9_\-]+", key):
         raise UsageError(
             f"invalid backend name {name!r}", hint="use pytorch, onnx, python, ensemble or a backend name"
@@ -61,198 +122,8 @@ def check_model_name(name: str) -> str:
 
 
 @dataclass
-class TensorSpec:
-    """One input or output: name, config data type (TYPE_FP32), dims without the batch dim."""
-
-    name: str
-    data_type: str
-    dims: list[int]
-    reshape: list[int] | None = None
-    optional: bool = False
-
-    def __post_init__(self) -> None:
-        self.data_type = parse_dtype(self.data_type).config
-        if not self.name:
-            raise UsageError("a tensor needs a name")
-        for d in self.dims:
-            if d < 1 and d != -1:
-                raise UsageError(f"tensor {self.name!r}: dim {d} must be >= 1 or -1 (variable)")
-
-    @property
-    def wire_type(self) -> str:
-        return BY_CONFIG[self.data_type].wire
-
-    @classmethod
-    def parse(cls, text: str) -> TensorSpec:
-        """Parse NAME:DTYPE:DIMS, e.g. `INPUT__0:fp32:3,224,224`, `ids:int64:-1`, `text:bytes:1`."""
-        parts = text.rsplit(":", 2)
-        if len(parts) != 3 or not parts[0]:
-            raise UsageError(
-                f"bad tensor {text!r}", hint="write NAME:DTYPE:DIMS, e.g. INPUT__0:fp32:3,224,224"
-            )
-        name, dtype, dims_text = parts
-        return cls(name=name, data_type=dtype, dims=parse_dims(dims_text))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "data_type": self.data_type, "dims": list(self.dims)}
-        if self.reshape is not None:
-            out["reshape"] = list(self.reshape)
-        if self.optional:
-            out["optional"] = True
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        return cls(
-            name=str(data["name"]),
-            data_type=str(data.get("data_type", data.get("dtype", ""))),
-            dims=[int(d) for d in data.get("dims", [])],
-            reshape=None if data.get("reshape") is None else [int(d) for d in data["reshape"]],
-            optional=bool(data.get("optional", False)),
-        )
-
-
-def parse_dims(text: str) -> list[int]:
-    """`3,224,224` / `-1,16` / `[1, 2]` -> list of ints; each >= 1 or -1."""
-    cleaned = text.strip().strip("[]()").replace("x", ",").replace(" ", "")
-    if not cleaned:
-        raise UsageError("empty dims", hint="give dims like 3,224,224 or -1,16")
-    try:
-        dims = [int(d) for d in cleaned.split(",") if d != ""]
-    except ValueError:
-        raise UsageError(
-            f"bad dims {text!r}", hint="give comma-separated integers, -1 for a variable dim"
-        ) from None
-    for d in dims:
-        if d < 1 and d != -1:
-            raise UsageError(f"bad dim {d} in {text!r}", hint="every dim is >= 1, or -1 for a variable dim")
-    return dims
-
-
-@dataclass
-class DynamicBatchingSpec:
-    """dynamic_batching { preferred_batch_size, max_queue_delay_microseconds, preserve_ordering }."""
-
-    preferred_batch_sizes: list[int] = field(default_factory=list)
-    max_queue_delay_microseconds: int = 0
-    preserve_ordering: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "preferred_batch_sizes": list(self.preferred_batch_sizes),
-            "max_queue_delay_microseconds": self.max_queue_delay_microseconds,
-            "preserve_ordering": self.preserve_ordering,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DynamicBatchingSpec:
-        return cls(
-            preferred_batch_sizes=[int(x) for x in data.get("preferred_batch_sizes", [])],
-            max_queue_delay_microseconds=int(data.get("max_queue_delay_microseconds", 0)),
-            preserve_ordering=bool(data.get("preserve_ordering", False)),
-        )
-
-
-@dataclass
-class InstanceGroupSpec:
-    """instance_group { count, kind, gpus }."""
-
-    count: int = 1
-    kind: str = "KIND_CPU"
-    gpus: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        kind = self.kind.upper()
-        if not kind.startswith("KIND_"):
-            kind = "KIND_" + kind
-        if kind not in INSTANCE_KINDS:
-            raise UsageError(f"unknown instance kind {self.kind!r}", hint="use cpu, gpu, auto or model")
-        self.kind = kind
-        if self.count < 1:
-            raise UsageError(f"instance count must be >= 1, got {self.count}")
-        if any(g < 0 for g in self.gpus):
-            raise UsageError("GPU ids must be >= 0")
-        if len(set(self.gpus)) != len(self.gpus):
-            raise UsageError(f"duplicate GPU ids in {self.gpus}")
-        if self.gpus and self.kind != "KIND_GPU":
-            raise UsageError(f"--gpus needs --kind gpu (got {self.kind})")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"count": self.count, "kind": self.kind}
-        if self.gpus:
-            out["gpus"] = list(self.gpus)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InstanceGroupSpec:
-        return cls(
-            count=int(data.get("count", 1)),
-            kind=str(data.get("kind", "KIND_CPU")),
-            gpus=[int(g) for g in data.get("gpus", [])],
-        )
-
-
-def scheduling_from_flags(
-    *,
-    dynamic_batching: bool = False,
-    preferred_batch_sizes: list[int] | None = None,
-    max_queue_delay_us: int | None = None,
-    instances: int | None = None,
-    kind: str = "cpu",
-    gpus: str | None = None,
-) -> tuple[DynamicBatchingSpec | None, list[InstanceGroupSpec]]:
-    """The dynamic batcher and instance group that `add`/`export` flags ask for (None / [] when unset).
-
-    A preferred size or a queue delay implies dynamic batching; an instance count, GPU ids or a
-    kind other than cpu make one instance group.
-    """
-    batching = None
-    if dynamic_batching or preferred_batch_sizes or max_queue_delay_us is not None:
-        batching = DynamicBatchingSpec(list(preferred_batch_sizes or []), max_queue_delay_us or 0)
-    gpu_ids: list[int] = []
-    if gpus:
-        try:
-            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
-    groups = []
-    if instances is not None or gpu_ids or kind != "cpu":
-        groups.append(
-            InstanceGroupSpec(count=instances if instances is not None else 1, kind=kind, gpus=gpu_ids)
-        )
-    return batching, groups
-
-
-@dataclass
-class EnsembleStepSpec:
-    """One ensemble step: member model, input_map and output_map (member tensor -> ensemble tensor)."""
-
-    model_name: str
-    model_version: int = -1
-    input_map: dict[str, str] = field(default_factory=dict)
-    output_map: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "model_version": self.model_version,
-            "input_map": dict(self.input_map),
-            "output_map": dict(self.output_map),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EnsembleStepSpec:
-        return cls(
-            model_name=str(data["model_name"]),
-            model_version=int(data.get("model_version", -1)),
-            input_map={str(k): str(v) for k, v in (data.get("input_map") or {}).items()},
-            output_map={str(k): str(v) for k, v in (data.get("output_map") or {}).items()},
-        )
-
-
-@dataclass
 class ModelSpec:
-    """Everything tritonkit knows about one model; renders to config.pbtxt and to tritonkit.yaml."""
+    """Everything tritonkit knows about one model: a whole ModelConfig plus tritonkit's own keys."""
 
     name: str
     backend: str
@@ -268,10 +139,22 @@ class ModelSpec:
     steps: list[EnsembleStepSpec] = field(default_factory=list)
     parameters: dict[str, str] = field(default_factory=dict)
     default_model_filename: str | None = None
+    # Every other ModelConfig field, as plain data (version_policy, model_warmup, response_cache...).
+    extra: dict[str, Any] = field(default_factory=dict)
+    # platform / backend as the config writes them, where they differ from what `backend` implies
+    explicit_platform: str | None = None
+    explicit_backend: str | None = None
 
     def __post_init__(self) -> None:
-        check_model_name(self.name)
         self.backend = normalize_backend(self.backend)
+        clash = sorted(TYPED_FIELDS & set(self.extra) - {"ensemble_scheduling"})
+        if clash or (self.steps and "ensemble_scheduling" in self.extra):
+            raise UsageError(f"extra ModelConfig fields {clash or ['ensemble_scheduling']} are typed fields")
+        if self.backend == "python" and self.python_variant is None:
+            self.python_variant = "bls" if self.bls_target else "plain"
+        if not _checking():
+            return
+        check_model_name(self.name)
         if self.max_batch_size < 0:
             raise UsageError(f"--max-batch-size must be >= 0, got {self.max_batch_size}")
         if self.version < 1:
@@ -291,18 +174,20 @@ class ModelSpec:
                 if t.name in seen:
                     raise UsageError(f"duplicate {kind} name {t.name!r}")
                 seen.add(t.name)
-        if self.backend == "python" and self.python_variant is None:
-            self.python_variant = "bls" if self.bls_target else "plain"
         if self.backend == "ensemble" and self.instance_groups:
             raise UsageError("an ensemble has no instance groups", hint="set instances on its member models")
 
     @property
     def platform(self) -> str:
+        if self.explicit_platform is not None:
+            return self.explicit_platform
         return _BACKENDS.get(self.backend, ("", self.backend))[0]
 
     @property
     def config_backend(self) -> str:
         """The `backend:` field; empty where `platform:` says it all."""
+        if self.explicit_backend is not None:
+            return self.explicit_backend
         return _BACKENDS.get(self.backend, ("", self.backend))[1]
 
     @property
@@ -310,44 +195,148 @@ class ModelSpec:
         """The file the server loads from each version folder (None for ensembles)."""
         return model_file_for(self.platform, self.config_backend, self.default_model_filename)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "backend": self.backend, "version": self.version}
-        out["max_batch_size"] = self.max_batch_size
-        out["inputs"] = [t.to_dict() for t in self.inputs]
-        out["outputs"] = [t.to_dict() for t in self.outputs]
+    def to_config_data(self) -> dict[str, Any]:
+        """The ModelConfig as plain data (protobuf field names; see model/messages.py)."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.platform:
+            out["platform"] = self.platform
+        if self.config_backend:
+            out["backend"] = self.config_backend
+        if self.max_batch_size:
+            out["max_batch_size"] = self.max_batch_size
+        if self.default_model_filename:
+            out["default_model_filename"] = self.default_model_filename
+        if self.inputs:
+            out["input"] = [t.to_data() for t in self.inputs]
+        if self.outputs:
+            out["output"] = [t.to_data() for t in self.outputs]
         if self.dynamic_batching is not None:
-            out["dynamic_batching"] = self.dynamic_batching.to_dict()
+            out["dynamic_batching"] = self.dynamic_batching.to_data()
         if self.instance_groups:
-            out["instance_groups"] = [g.to_dict() for g in self.instance_groups]
-        if self.python_variant:
+            out["instance_group"] = [g.to_data() for g in self.instance_groups]
+        if self.steps:
+            out["ensemble_scheduling"] = {"step": [s.to_data() for s in self.steps]}
+        if self.parameters:
+            out["parameters"] = dict(self.parameters)
+        out.update(self.extra)
+        return out
+
+    def own_data(self) -> dict[str, Any]:
+        """tritonkit's own keys (not ModelConfig fields), only where they differ from the default."""
+        out: dict[str, Any] = {}
+        if self.version != 1:
+            out["version"] = self.version
+        if self.backend == "python" and self.python_variant != ("bls" if self.bls_target else "plain"):
             out["python_variant"] = self.python_variant
         if self.bls_target:
             out["bls_target"] = self.bls_target
-        if self.steps:
-            out["steps"] = [s.to_dict() for s in self.steps]
-        if self.parameters:
-            out["parameters"] = dict(self.parameters)
-        if self.default_model_filename:
-            out["default_model_filename"] = self.default_model_filename
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's entry in tritonkit.yaml: the ModelConfig fields, then `tritonkit:` own keys."""
+        out = self.to_config_data()
+        own = self.own_data()
+        if own:
+            out["tritonkit"] = own
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        if not isinstance(data, dict) or "name" not in data or "backend" not in data:
-            raise UsageError("each model in tritonkit.yaml needs at least 'name' and 'backend'")
-        db = data.get("dynamic_batching")
-        return cls(
-            name=str(data["name"]),
-            backend=str(data["backend"]),
-            inputs=[TensorSpec.from_dict(t) for t in data.get("inputs") or []],
-            outputs=[TensorSpec.from_dict(t) for t in data.get("outputs") or []],
-            max_batch_size=int(data.get("max_batch_size", 0)),
-            dynamic_batching=None if db is None else DynamicBatchingSpec.from_dict(db),
-            instance_groups=[InstanceGroupSpec.from_dict(g) for g in data.get("instance_groups") or []],
-            version=int(data.get("version", 1)),
-            python_variant=data.get("python_variant"),
-            bls_target=data.get("bls_target"),
-            steps=[EnsembleStepSpec.from_dict(s) for s in data.get("steps") or []],
-            parameters={str(k): str(v) for k, v in (data.get("parameters") or {}).items()},
-            default_model_filename=data.get("default_model_filename"),
-        )
+        """A spec from its tritonkit.yaml entry (`to_dict`'s form); UsageError when it does not fit."""
+        from tritonkit.model.messages import MessageDataError, fill_message
+        from tritonkit.model.schema import new_config
+
+        if not isinstance(data, dict) or "name" not in data:
+            raise UsageError("a model entry is a mapping of ModelConfig fields with at least a 'name'")
+        config = {k: v for k, v in data.items() if k != "tritonkit"}
+        try:
+            message = fill_message(config, new_config())
+        except MessageDataError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
+        return cls.from_message(message, data.get("tritonkit") or {})
+
+    @classmethod
+    def from_config_data(cls, data: dict[str, Any], own: dict[str, Any] | None = None) -> ModelSpec:
+        """A spec holding exactly the ModelConfig `data` (normalized, as `messages.message_to_data` gives)."""
+        rest = dict(data)
+        own = own or {}
+        platform, backend = str(rest.pop("platform", "")), str(rest.pop("backend", ""))
+        kind = kind_of(platform, backend)
+        batching = rest.pop("dynamic_batching", None)
+        scheduling = rest.get("ensemble_scheduling")
+        steps: list[EnsembleStepSpec] = []
+        if kind == "ensemble" and scheduling and set(scheduling) == {"step"} and scheduling["step"]:
+            steps = [EnsembleStepSpec.from_data(s) for s in rest.pop("ensemble_scheduling")["step"]]
+        with trusted():
+            spec = cls(
+                name=str(rest.pop("name", "")),
+                backend=kind,
+                inputs=[TensorSpec.from_data(t) for t in rest.pop("input", [])],
+                outputs=[TensorSpec.from_data(t) for t in rest.pop("output", [])],
+                max_batch_size=int(rest.pop("max_batch_size", 0)),
+                dynamic_batching=None if batching is None else DynamicBatchingSpec.from_data(batching),
+                instance_groups=[InstanceGroupSpec.from_data(g) for g in rest.pop("instance_group", [])],
+                version=int(own.get("version", 1)),
+                python_variant=own.get("python_variant"),
+                bls_target=own.get("bls_target"),
+                steps=steps,
+                parameters={str(k): str(v) for k, v in (rest.pop("parameters", None) or {}).items()},
+                default_model_filename=rest.pop("default_model_filename", None) or None,
+                extra=rest,
+            )
+        if spec.platform != platform:
+            spec.explicit_platform = platform
+        if spec.config_backend != backend:
+            spec.explicit_backend = backend
+        return spec
+
+    def to_message(self) -> Any:
+        """The `inference.ModelConfig` message this spec renders to."""
+        from tritonkit.model.messages import fill_message
+        from tritonkit.model.schema import new_config
+
+        return fill_message(self.to_config_data(), new_config())
+
+    @classmethod
+    def from_message(cls, config: Any, own: dict[str, Any] | None = None) -> ModelSpec:
+        """A spec holding exactly the ModelConfig message `config`."""
+        from tritonkit.model.messages import message_to_data
+
+        return cls.from_config_data(message_to_data(config), own)
+
+
+# The ModelConfig fields each command owns: what it writes; every other field is kept as it was.
+IO_FIELDS = ("platform", "backend", "max_batch_size", "input", "output")
+ADD_FIELDS = (*IO_FIELDS, "ensemble_scheduling")
+EXPORT_FIELDS = (*IO_FIELDS, "default_model_filename")  # export writes the model file the config names
+_SCHEDULING_CHOICE = ("dynamic_batching", "sequence_batching", "ensemble_scheduling")
+
+
+def owned_fields(base: tuple[str, ...], spec: ModelSpec) -> tuple[str, ...]:
+    """`base`, plus the scheduling fields `spec` sets (flags given): flags not given change nothing."""
+    extra = (("dynamic_batching",) if spec.dynamic_batching is not None else ()) + (
+        ("instance_group",) if spec.instance_groups else ()
+    )
+    return (*base, *extra)
+
+
+def merge_owned(old: ModelSpec, new: ModelSpec, owned: tuple[str, ...]) -> ModelSpec:
+    """`new`'s `owned` ModelConfig fields over every other field of `old`; tritonkit's keys from `new`.
+
+    Used by `export --next/--force` (owns IO), `add --force` (owns what its flags say) and
+    `bench --sweep --apply`, so a re-export or re-scaffold keeps warmup, policies, tuning. Where
+    `new` sets a scheduling choice (dynamic_batching, ...), `old`'s other choice goes: they are a oneof.
+    """
+    data = old.to_config_data()
+    fresh = new.to_config_data()
+    for key in owned:
+        data.pop(key, None)
+        if key in fresh:
+            data[key] = fresh[key]
+            if key in _SCHEDULING_CHOICE:
+                for other in _SCHEDULING_CHOICE:
+                    if other != key:
+                        data.pop(other, None)
+    data["name"] = new.name
+    return ModelSpec.from_config_data(data, new.own_data())

@@ -1,25 +1,44 @@
 """`tritonkit.yaml`: the spec file beside a repository, and how commands find their repository.
 
-The spec file lives in the repository's parent folder and names the repository relative to itself:
+The spec file lives in the repository's parent folder and names the repository relative to itself.
+Each model entry is a whole `ModelConfig` under the protobuf field names (checked against the official
+descriptor when the file is read: an unknown key, a wrong type or an unknown enum value is an error
+naming file:line, with a did-you-mean), plus tritonkit's own keys under `tritonkit:`:
 
     # tritonkit.yaml
     repository: model_repository
     models:
-      - {name: fc_model_pt, backend: pytorch, ...}
+      - name: fc_model_pt
+        platform: pytorch_libtorch
+        max_batch_size: 8
+        input: [{name: INPUT__0, data_type: TYPE_FP32, dims: [16]}]
+        output: [{name: OUTPUT__0, data_type: TYPE_FP32, dims: [4]}]
+        model_warmup: [...]
+        tritonkit: {version: 2}
+
+`write_project` is the one function that writes the file.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tritonkit.errors import RepositoryError
-from tritonkit.model.spec import ModelSpec
+from tritonkit.model.spec import OWN_KEYS, ModelSpec
 
 SPEC_FILE = "tritonkit.yaml"
+SCHEMA_FILE = "tritonkit.schema.json"
 DEFAULT_REPOSITORY = "model_repository"
+_TOP_KEYS = ("repository", "models")
+HEADER = (
+    f"# yaml-language-server: $schema={SCHEMA_FILE}\n"
+    "# tritonkit spec: the source of each config.pbtxt (`tritonkit render` regenerates them).\n"
+    "# Model entries are ModelConfig fields (protobuf names); tritonkit's own keys go under `tritonkit:`.\n"
+)
 
 
 @dataclass
@@ -41,6 +60,13 @@ class Project:
                 return
         self.models.append(spec)
 
+    def remove(self, name: str) -> ModelSpec | None:
+        """Drop the entry `name`; the removed spec, or None when there was none."""
+        spec = self.model(name)
+        if spec is not None:
+            self.models.remove(spec)
+        return spec
+
     def to_yaml(self) -> str:
         import yaml
 
@@ -49,9 +75,15 @@ class Project:
         except ValueError:  # another drive on Windows
             rel = str(self.repository)
         data: dict[str, Any] = {"repository": rel, "models": [m.to_dict() for m in self.models]}
-        header = "# tritonkit spec: the source of each config.pbtxt (`tritonkit render` regenerates them).\n"
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: ~10x faster
-        return header + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
+        return HEADER + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
+
+
+def write_project(project: Project) -> None:
+    """Write `project` to its tritonkit.yaml (atomically): the one writer of the spec file."""
+    from tritonkit.repository.layout import write_text_atomic
+
+    write_text_atomic(project.spec_path, project.to_yaml())
 
 
 def spec_path_for(repository: Path) -> Path:
@@ -79,34 +111,156 @@ def resolve_repository(repo: Path | str | None) -> Path:
     return Path(DEFAULT_REPOSITORY)
 
 
-def load_project_file(spec_path: Path) -> Project:
-    """Parse a tritonkit.yaml; a broken one is a RepositoryError naming the file."""
+class _Marked(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class _MarkedList(list):  # type: ignore[type-arg]
+    line: int = 0
+    lines: list[int]
+
+
+def _loader() -> type:
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            self.flatten_mapping(node)
+            out = _Marked()
+            out.line, out.lines = node.start_mark.line + 1, {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in out:
+                    raise _Duplicate(key, key_node.start_mark.line + 1, out.lines[key])
+                out[key] = self.construct_object(value_node, deep=True)
+                out.lines[key] = key_node.start_mark.line + 1
+            return out
+
+        def construct_sequence(self, node: Any, deep: bool = False) -> Any:
+            out = _MarkedList(self.construct_object(child, deep=True) for child in node.value)
+            out.line, out.lines = node.start_mark.line + 1, [c.start_mark.line + 1 for c in node.value]
+            return out
+
+    Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_mapping)
+    Loader.add_constructor("tag:yaml.org,2002:seq", Loader.construct_sequence)
+    return Loader
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: object, line: int, first: int) -> None:
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
+def _line(node: Any, path: tuple[Any, ...]) -> int | None:
+    """The line of the value at `path` under `node` (the deepest one located)."""
+    line = getattr(node, "line", None)
+    for key in path:
+        lines = getattr(node, "lines", None)
+        try:
+            line = lines[key] if lines is not None else line
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    return line
+
+
+def _fail(spec_path: Path, line: int | None, message: str, hint: str | None = None) -> RepositoryError:
+    where = f"{spec_path}:{line}" if line else str(spec_path)
+    return RepositoryError(f"{where}: {message}", hint=hint)
+
+
+def parse_entry(entry: Any, spec_path: Path) -> ModelSpec:
+    """One model entry of tritonkit.yaml, checked against the ModelConfig descriptor."""
+    from tritonkit.errors import UsageError
+    from tritonkit.model.messages import MessageDataError, did_you_mean, fill_message
+    from tritonkit.model.schema import new_config
+    from tritonkit.model.spec import check_model_name
+
+    if not isinstance(entry, dict):
+        raise _fail(
+            spec_path, getattr(entry, "line", None), "each model must be a mapping of ModelConfig fields"
+        )
+    config = {k: v for k, v in entry.items() if k != "tritonkit"}
+    own = entry.get("tritonkit") or {}
+    if not isinstance(own, dict):
+        raise _fail(spec_path, _line(entry, ("tritonkit",)), "'tritonkit' must be a mapping")
+    for key, value in own.items():
+        line = _line(entry, ("tritonkit", key))
+        if key not in OWN_KEYS:
+            hint = did_you_mean(str(key), list(OWN_KEYS)) or f"tritonkit's keys: {', '.join(OWN_KEYS)}"
+            raise _fail(spec_path, line, f"unknown tritonkit key {key!r}", hint)
+        good = (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            if key == "version"
+            else (value in ("plain", "bls") if key == "python_variant" else isinstance(value, str))
+        )
+        if not good:
+            expected = {"version": "an integer >= 1", "python_variant": "plain or bls"}.get(key, "a string")
+            raise _fail(spec_path, line, f"tritonkit.{key} must be {expected}, got {value!r}")
+    if "name" not in config:
+        raise _fail(spec_path, getattr(entry, "line", None), "a model entry needs a 'name'")
+    try:
+        message = fill_message(config, new_config())
+    except MessageDataError as exc:
+        why: str | None = exc.hint
+        if len(exc.path) == 1 and exc.path[0] in OWN_KEYS:
+            why = f"tritonkit's own keys go under `tritonkit:` (tritonkit: {{{exc.path[0]}: ...}})"
+        raise _fail(spec_path, _line(entry, exc.path), exc.message, why) from None
+    try:
+        check_model_name(message.name)
+    except UsageError as exc:
+        raise _fail(spec_path, _line(entry, ("name",)), exc.message, exc.hint) from None
+    return ModelSpec.from_message(message, own)
+
+
+def parse_project(text: str, spec_path: Path) -> Project:
+    """The Project a tritonkit.yaml text describes; any problem is a RepositoryError naming file:line."""
     import yaml
 
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-        data = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=loader) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = yaml.load(text, Loader=_loader()) or {}
+    except _Duplicate as exc:
+        raise _fail(spec_path, exc.line, f"duplicate key {exc.key!r} (first at line {exc.first})",
+                    "keep one of them") from None  # fmt: skip
+    except yaml.YAMLError as exc:
         raise RepositoryError(f"{spec_path}: cannot read the spec file: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
-        raise RepositoryError(f"{spec_path}: the spec file must be a mapping with 'repository' and 'models'")
+        raise _fail(spec_path, None, "the spec file must be a mapping with 'repository' and 'models'")
+    for key in data:
+        if key not in _TOP_KEYS:
+            close = difflib.get_close_matches(str(key), _TOP_KEYS, n=1)
+            hint = f"did you mean {close[0]}?" if close else "the keys are repository and models"
+            raise _fail(spec_path, _line(data, (key,)), f"unknown key {key!r}", hint)
     repository = spec_path.parent / str(data.get("repository", DEFAULT_REPOSITORY))
-    models_data = data.get("models") or []
-    if not isinstance(models_data, list):
-        raise RepositoryError(f"{spec_path}: 'models' must be a list")
-    try:
-        models = [ModelSpec.from_dict(m) for m in models_data]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RepositoryError(f"{spec_path}: bad model entry: {exc}") from exc
-    except RepositoryError:
-        raise
-    except Exception as exc:  # UsageError from spec checks: the file, not the flags, is wrong
-        from tritonkit.errors import TritonkitError
-
-        if isinstance(exc, TritonkitError):
-            raise RepositoryError(f"{spec_path}: {exc.message}", hint=exc.hint) from exc
-        raise
+    entries = data.get("models") or []
+    if not isinstance(entries, list):
+        raise _fail(spec_path, _line(data, ("models",)), "'models' must be a list")
+    models: list[ModelSpec] = []
+    seen: dict[str, int | None] = {}
+    for index, entry in enumerate(entries):
+        spec = parse_entry(entry, spec_path)
+        line = _line(data, ("models", index))
+        if spec.name in seen:
+            raise _fail(spec_path, line, f"duplicate model {spec.name!r} (first at line {seen[spec.name]})",
+                        "keep one entry per model") from None  # fmt: skip
+        seen[spec.name] = line
+        models.append(spec)
     return Project(spec_path=spec_path, repository=repository, models=models)
+
+
+def load_project_file(spec_path: Path) -> Project:
+    """Parse a tritonkit.yaml; a broken one is a RepositoryError naming the file (and line)."""
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RepositoryError(f"{spec_path}: cannot read the spec file: {exc}".replace("\n", " ")) from exc
+    return parse_project(text, spec_path)
 
 
 def load_project(repository: Path) -> Project:

@@ -1,7 +1,7 @@
 """`init`, `add` and `render`: plan the files a spec produces, then write them safely.
 
 Planning is pure (a `ScaffoldPlan` value: path -> text), so tests check it without touching disk;
-`apply_*` functions do the writing through `repository.py`'s atomic helpers.
+the writing goes through `layout.py`'s atomic helpers and `project.write_project`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonkit.errors import RepositoryError, UsageError
-from tritonkit.model.spec import EnsembleStepSpec, ModelSpec
+from tritonkit.model.spec import ADD_FIELDS, EnsembleStepSpec, ModelSpec
 from tritonkit.repository.layout import write_text_atomic, write_tree
-from tritonkit.repository.project import DEFAULT_REPOSITORY, Project, load_project, spec_path_for
-from tritonkit.repository.render import render_config, render_python_model
+from tritonkit.repository.project import (
+    DEFAULT_REPOSITORY,
+    SCHEMA_FILE,
+    Project,
+    load_project,
+    spec_path_for,
+    write_project,
+)
+from tritonkit.repository.render import config_state, render_config, render_python_model
 from tritonkit.repository.scan import CONFIG_FILE
 
 
@@ -35,10 +42,15 @@ class InitResult:
 
 @dataclass
 class RenderResult:
-    """What `render` changed (or would change, with check): path -> unified diff."""
+    """What `render` changed (or would change, with check): path -> unified diff.
+
+    `hand_edited`: configs changed by hand since their last render (or never rendered) whose content
+    differs from the spec's; without `force` render writes nothing when there is one.
+    """
 
     changed: dict[Path, str] = field(default_factory=dict)
     unchanged: list[Path] = field(default_factory=list)
+    hand_edited: dict[Path, str] = field(default_factory=dict)
 
 
 def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool = False) -> InitResult:
@@ -60,8 +72,20 @@ def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool =
             project.models = load_project(repository).models
         except RepositoryError:
             project.models = []
-    write_text_atomic(spec_path, project.to_yaml())
+    write_project(project)
+    write_schema_file(spec_path.parent)
     return InitResult(repository=repository, spec_path=spec_path)
+
+
+def write_schema_file(folder: Path) -> Path:
+    """tritonkit.schema.json beside tritonkit.yaml (its `$schema` line names it, for editors)."""
+    import json
+
+    from tritonkit.model.jsonschema import spec_file_schema
+
+    path = folder / SCHEMA_FILE
+    write_text_atomic(path, json.dumps(spec_file_schema(), indent=1) + "\n")
+    return path
 
 
 def plan_model(spec: ModelSpec, project: Project | None = None) -> ScaffoldPlan:
@@ -70,11 +94,44 @@ def plan_model(spec: ModelSpec, project: Project | None = None) -> ScaffoldPlan:
     plan.files[CONFIG_FILE] = render_config(spec)
     version = str(spec.version)
     if spec.backend == "python":
-        target = project.model(spec.bls_target) if (project and spec.bls_target) else None
+        target = bls_target_spec(spec, project)
         plan.files[f"{version}/model.py"] = render_python_model(spec, target)
     else:
         plan.empty_dirs.append(version)
     return plan
+
+
+def bls_target_spec(spec: ModelSpec, project: Project | None) -> ModelSpec | None:
+    """The BLS target as the server will see it: its config.pbtxt, else its tritonkit.yaml entry."""
+    if not spec.bls_target or project is None:
+        return None
+    from tritonkit.model.schema import parse_config_safely
+
+    path = project.repository / spec.bls_target / CONFIG_FILE
+    try:
+        config, _ = parse_config_safely(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        config = None
+    if config is not None:
+        return ModelSpec.from_message(config)
+    return project.model(spec.bls_target)
+
+
+def check_bls_pairing(spec: ModelSpec, target: ModelSpec | None) -> None:
+    """Refuse a BLS model whose tensors cannot all be paired with the target's real ones."""
+    if target is None or spec.python_variant != "bls":
+        return
+    for kind, mine, theirs in (
+        ("inputs", spec.inputs, target.inputs),
+        ("outputs", spec.outputs, target.outputs),
+    ):
+        if len(mine) > len(theirs):
+            names = ", ".join(t.name for t in theirs) or "none"
+            raise UsageError(
+                f"BLS target {target.name!r} has {len(theirs)} {kind} ({names}); {spec.name!r} declares"
+                f" {len(mine)}",
+                hint=f"give {spec.name!r} at most {len(theirs)} {kind}, paired by name or else by position",
+            )
 
 
 def chain_ensemble(spec: ModelSpec, project: Project) -> ModelSpec:
@@ -140,6 +197,11 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
         raise RepositoryError(
             f"model {spec.name!r} already exists at {target}", hint="use --force to replace it"
         )
+    if force:  # keep the fields add does not own (warmup, policies, tuning...)
+        from tritonkit.repository.adopt import keep_unowned
+
+        spec = keep_unowned(project, spec, ADD_FIELDS)
+    check_bls_pairing(spec, bls_target_spec(spec, project))
     plan = plan_model(spec, project)
     files = dict(plan.files)
     for d in plan.empty_dirs:
@@ -149,7 +211,7 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
     write_tree(target, files, replace=force)
     project.upsert(spec)
     try:
-        write_text_atomic(project.spec_path, project.to_yaml())
+        write_project(project)
     except BaseException:
         import shutil
 
@@ -160,14 +222,27 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
     return plan
 
 
-def render_repository(repository: Path, *, check: bool = False) -> RenderResult:
-    """Regenerate every config.pbtxt from tritonkit.yaml (idempotent); with `check`, only report drift."""
+def _same_config(text: str, spec: ModelSpec) -> bool:
+    from tritonkit.model.schema import parse_config_safely
+
+    config, _ = parse_config_safely(text)
+    return config is not None and config == spec.to_message()
+
+
+def render_repository(repository: Path, *, check: bool = False, force: bool = False) -> RenderResult:
+    """Regenerate every config.pbtxt from tritonkit.yaml (idempotent); with `check`, only report drift.
+
+    A config edited by hand since its last render (its fingerprint no longer matches, or tritonkit
+    never wrote it) whose content differs from the spec's goes to `hand_edited`, and then nothing
+    is written unless `force`: render never silently erases a hand edit.
+    """
     project = load_project(repository)
     if not project.spec_path.is_file():
         raise RepositoryError(
             f"no {project.spec_path.name} beside {repository}", hint="run `tritonkit init` first"
         )
     result = RenderResult()
+    pending: dict[Path, str] = {}
     for spec in project.models:
         path = repository / spec.name / CONFIG_FILE
         new = render_config(spec)
@@ -183,7 +258,13 @@ def render_repository(repository: Path, *, check: bool = False) -> RenderResult:
                 old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), f"{path} (rendered)"
             )
         )
-        result.changed[path] = diff
-        if not check:
-            write_text_atomic(path, new)
+        if old and not force and config_state(old) != "rendered" and not _same_config(old, spec):
+            result.hand_edited[path] = diff
+        else:
+            result.changed[path] = diff
+            pending[path] = new
+    if check or (result.hand_edited and not force):
+        return result
+    for path, text in pending.items():
+        write_text_atomic(path, text)
     return result
