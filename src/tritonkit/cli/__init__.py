@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "test": "client",
     "bench": "client",
     "push": "deploy",
+    "deploy": "deploy",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -89,3 +89,40 @@ def push(
         f"pushed {root} to {plan.uri}: {result.uploaded} upload(s), {_size(result.uploaded_bytes)}, "
         f"{plan.unchanged} unchanged, {result.seconds:.1f} s"
     )
+
+
+@app.command()
+def deploy(
+    target: Annotated[
+        str, typer.Argument(help="k8s (Deployment, Service, HPA) or kserve (InferenceService).")
+    ],
+    uri: Annotated[
+        str, typer.Argument(help="Where the repository was pushed: s3://[host:port/]bucket/prefix.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the manifests (kustomize layout).")],
+    sets: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        typer.Option(
+            "--set", help="key=value override, repeatable (e.g. max_replicas=8, gpus=1, namespace=ml)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files in --out.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Write Kubernetes or KServe manifests serving the repository pushed to URI (sized from --repo)."""
+    from tritonkit.deploy.manifests import DeployOptions, apply_overrides, summarize_repository
+    from tritonkit.deploy.render import plan_deploy, write_deploy
+    from tritonkit.errors import RepositoryError
+    from tritonkit.repository.project import resolve_repository
+
+    root = resolve_repository(repo)
+    if not root.is_dir():
+        raise RepositoryError(
+            f"repository {root} is not a folder", hint="give the pushed repository with --repo"
+        )
+    options = apply_overrides(DeployOptions(), list(sets or []))
+    plan = plan_deploy(target, uri, options, summarize_repository(root))
+    for path in write_deploy(plan, out, force=force):
+        echo(f"wrote {path}")
+    secret = "s3.env (from s3.env.example)" if options.create_secret else f"the Secret {options.secret}"
+    echo(f"next: write {secret}, then kubectl apply -k {out}")
