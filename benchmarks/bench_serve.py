@@ -50,7 +50,7 @@ def poll_ready(http: str, timeout: float = 120.0, alive: Callable[[], bool] = la
 
 
 def free_port() -> int:
-    from tritonkit.serve.local import free_port as pick
+    from tritonkit.serve.ports import free_port as pick
 
     return pick()
 
@@ -199,11 +199,12 @@ def scaffold_torch(base: Path) -> Path | None:
 
 
 def bench_local(repo: Path, runs: int, figure: str = "local: serve --local to ready (median)") -> None:
-    from tritonkit.serve.local import find_server, prepare_backend_dir, server_env
+    from tritonkit.serve.binary import find_install, server_env
+    from tritonkit.serve.install import prepare_backend_dir
 
-    install = find_server()
+    install = find_install()
     backend_dir = prepare_backend_dir(install)  # the bare baseline gets the same prepared backend dir
-    env_bare = os.environ | server_env(install)
+    env_bare = os.environ | server_env(install, os.environ)
     log_path = repo.parent / "bare.log"
 
     def tritonkit() -> float:
@@ -243,9 +244,9 @@ def bench_local(repo: Path, runs: int, figure: str = "local: serve --local to re
             raise
         finally:
             log.close()
-            from tritonkit.serve.local import kill_process_group, remove_shm
+            from tritonkit.serve.process import end_server, identify, remove_shm
 
-            kill_process_group(process.pid)
+            end_server(identify(process.pid), prefix)
             process.wait(10)
             remove_shm(prefix)
 

@@ -12,7 +12,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonkit.serve.local import LocalOptions, LocalServer, start_local_server
+from tritonkit.serve.local import LocalServer, start_local_server
+from tritonkit.serve.plan import ServeOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
@@ -46,7 +47,7 @@ def start_test_server(
     repository: Path, *, explicit: bool = False, load_models: list[str] | None = None
 ) -> TestServer:
     """A real Triton server on free ports over `repository`; ready when this returns."""
-    options = LocalOptions(
+    options = ServeOptions(
         http_port=0,
         grpc_port=0,
         metrics_port=0,

@@ -246,7 +246,7 @@ class Registry:
 
 def start_registry(folder: Path, htpasswd: str | None = None) -> Registry:
     """Start docker-registry on a free 127.0.0.1 port, storing under `folder` (basic auth when htpasswd)."""
-    from tritonkit.serve.local import free_port
+    from tritonkit.serve.ports import free_port
 
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -20,7 +20,7 @@ from client_support import EXAMPLES, REPO_ROOT, copy_example, have_torch, server
 from conftest import require
 from tritonkit.cli import run
 from tritonkit.client.client import Client
-from tritonkit.serve.local import free_port
+from tritonkit.serve.ports import free_port
 
 pytestmark = pytest.mark.server
 

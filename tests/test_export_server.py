@@ -28,9 +28,9 @@ NAMES = [f"{m}_{f}" for m in ("mlp", "conv", "twoin", "tokens") for f in FORMATS
 
 def _server_available() -> bool:
     try:
-        from tritonkit.serve.local import find_server
+        from tritonkit.serve.binary import find_install
 
-        find_server()
+        find_install()
     except Exception:
         return False
     return True
@@ -45,7 +45,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path
         "pip install 'tritonkit[server]'",
     )
     from tritonkit.export import export_model
-    from tritonkit.serve.local import LocalOptions, start_local_server
+    from tritonkit.serve.local import start_local_server
+    from tritonkit.serve.plan import ServeOptions
 
     root = tmp_path_factory.mktemp("served")
     repo = init_repository(root / "model_repository").repository
@@ -62,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path
             models[f"{name}_{fmt}"] = model
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(root / "cache"))  # the launcher's backend-dir cache
-        server = start_local_server(repo, LocalOptions(startup_timeout=240, log_path=root / "server.log"))
+        server = start_local_server(repo, ServeOptions(startup_timeout=240, log_path=root / "server.log"))
     with server:
         yield server, repo, models
 

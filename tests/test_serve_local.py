@@ -19,14 +19,11 @@ from serve_support import (
     scaffold_add_sub,
     serve_foreground,
 )
-from tritonkit.errors import EngineUnavailableError, ServerNotReadyError
-from tritonkit.serve.local import (
-    SHM_DIR,
-    LocalOptions,
-    ModelsNotReadyError,
-    _wheel_root,
-    start_local_server,
-)
+from tritonkit.errors import EngineUnavailableError, ModelsNotReadyError, ServerNotReadyError
+from tritonkit.serve.binary import wheel_root
+from tritonkit.serve.local import start_local_server
+from tritonkit.serve.plan import ServeOptions
+from tritonkit.serve.process import SHM_DIR
 
 pytestmark = pytest.mark.server
 
@@ -36,7 +33,7 @@ FREE_PORTS = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
 @pytest.fixture(autouse=True)
 def _need_server() -> None:
     require(
-        _wheel_root() is not None,
+        wheel_root() is not None,
         "the Triton server",
         "pip install nvidia-pytriton==0.7.0 (tritonkit[server])",
     )
@@ -56,7 +53,7 @@ def _process_gone(pid: int) -> bool:
 
 def test_api_start_infer_stop(tmp_path: Path) -> None:
     repo = scaffold_add_sub(tmp_path)
-    with start_local_server(repo, LocalOptions(startup_timeout=60)) as server:
+    with start_local_server(repo, ServeOptions(startup_timeout=60)) as server:
         assert server.readiness is not None and server.readiness.ready
         assert [m.name for m in server.readiness.models] == ["add_sub"]
         outputs = infer_add_sub(server.http_url)
@@ -81,7 +78,7 @@ def test_api_failed_models_give_reasons_and_clean_up(tmp_path: Path) -> None:
     break_config(repo)
     log = tmp_path / "server.log"
     with pytest.raises(ModelsNotReadyError) as info:
-        start_local_server(repo, LocalOptions(startup_timeout=60, log_path=log))
+        start_local_server(repo, ServeOptions(startup_timeout=60, log_path=log))
     error = info.value
     assert isinstance(error, ServerNotReadyError) and error.exit_code == 3
     failed = {m.name: m for m in error.readiness.failed} if error.readiness else {}
@@ -103,7 +100,7 @@ def test_api_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(EngineUnavailableError, match=f"port {port}.*already in use"):
-            start_local_server(repo, LocalOptions(http_port=port))
+            start_local_server(repo, ServeOptions(http_port=port))
 
 
 def test_cli_detach_status_logs_stop(tmp_path: Path) -> None:
@@ -186,7 +183,7 @@ def test_pytorch_runtime_serves_torchscript(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.jit.trace(model, torch.zeros(3)).save(str(repo / "lin" / "1" / "model.pt"))
-    with start_local_server(repo, LocalOptions(startup_timeout=90)) as server:
+    with start_local_server(repo, ServeOptions(startup_timeout=90)) as server:
         import json
         import urllib.request
 
@@ -207,10 +204,15 @@ def test_api_explicit_mode_loads_only_the_named_models(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
-    options = LocalOptions(model_control_mode="explicit", load_models=["add_sub"], startup_timeout=60)
+    assert (repo / "other" / "config.pbtxt").is_file()
+    options = ServeOptions(model_control_mode="explicit", load_models=["add_sub"], startup_timeout=60)
     with start_local_server(repo, options) as server:
         assert server.readiness is not None
         states = {m.name: m.state for m in server.readiness.models}
-        assert states["add_sub"] == "READY"
-        assert states.get("other", "UNAVAILABLE") != "READY"
+        # Both are in the server's index; only the named one was loaded.
+        assert states == {"add_sub": "READY", "other": "NOT_LOADED"}
         assert infer_add_sub(server.http_url)["OUTPUT0"] == [1.0, 2.0, 3.0, 4.0]
+        from tritonkit.serve.ready import _request
+
+        assert _request(f"http://{server.http_url}/v2/models/add_sub/ready")[0] == 200
+        assert _request(f"http://{server.http_url}/v2/models/other/ready")[0] == 400

@@ -15,6 +15,7 @@ from tritonkit.serve.plan import (
     LABEL,
     GpuRequest,
     ServeOptions,
+    container_name,
     default_image,
     image_registry,
     mask_env,
@@ -71,7 +72,9 @@ def _spec(tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
     repo = tmp_path / "repo"
     repo.mkdir(exist_ok=True)
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    return plan_container(repo, ServeOptions(**options), now=now)  # type: ignore[arg-type]
+    values = {"http_port": 8000, "grpc_port": 8001, "metrics_port": 8002, **options}
+    values["name"] = container_name(repo, options.get("name"))  # type: ignore[arg-type]
+    return plan_container(repo, ServeOptions(**values), environ={}, now=now)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -220,48 +223,102 @@ def test_cli_bad_gpus_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "device=0,1" in capsys.readouterr().err
 
 
-def test_cli_local_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import require
-    from tritonkit.serve.local import _wheel_root
+def test_plan_local_is_pure_and_writes_each_flag_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan_local binds no socket and reads no environment: everything comes in as arguments."""
+    import socket
 
-    require(_wheel_root() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
+    from tritonkit.serve.plan import plan_local, server_args
+
+    def no_socket(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the plan opened a socket")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
+    monkeypatch.setattr("os.environ", {})
+    options = ServeOptions(
+        http_port=18000, grpc_port=18001, metrics_port=18002, host_ip="0.0.0.0",
+        model_control_mode="explicit", load_models=["a"], server_args=["--log-verbose=1"],
+    )  # fmt: skip
+    command = plan_local(
+        "/r", options, binary=Path("/bin/tritonserver"), backend_dir=Path("/b"),
+        env={"PATH": "/venv/bin"}, shm_prefix="tritonkit_1_abc_", runtime_backends=("pytorch",),
+    )  # fmt: skip
+    argv = command.argv
+    assert argv[:3] == ["/bin/tritonserver", "--model-repository=/r", "--backend-directory=/b"]
+    for flag in [*server_args(options, cpu_only=True), "--http-port=18000", "--grpc-port=18001",
+                 "--metrics-port=18002", "--http-address=0.0.0.0", "--log-verbose=1"]:  # fmt: skip
+        assert argv.count(flag) == 1, flag
+    flags = [a.split("=", 1)[0] for a in argv[1:] if not a.startswith("--backend-config=")]
+    assert len(flags) == len(set(flags)), "a flag written twice"
+    assert command.env == {"PATH": "/venv/bin"} and command.ports == {
+        "http": 18000,
+        "grpc": 18001,
+        "metrics": 18002,
+    }
+    with pytest.raises(UsageError, match="resolved"):
+        plan_local("/r", ServeOptions(), binary=Path("/t"), backend_dir=Path("/b"), env={}, shm_prefix="p")
+
+
+def test_one_serve_options_for_both_engines() -> None:
+    import tritonkit.serve.local as local
+
+    assert not hasattr(local, "LocalOptions")
+    assert ServeOptions().host_ip == "127.0.0.1"
+    assert ServeOptions().ports == {"http": 0, "grpc": 0, "metrics": 0}  # any free port, resolved at the edge
+
+
+def test_cli_local_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --local --dry-run` prints the exact local plan and starts, binds and builds nothing."""
+    from conftest import require
+    from tritonkit.serve.binary import wheel_root
+    from tritonkit.serve.install import cache_root
+    from tritonkit.serve.local import state_dir
+    from tritonkit.serve.process import SHM_DIR
+
+    require(wheel_root() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
     repo = tmp_path / "repo"
     repo.mkdir()
     code = run(
-        [
-            "serve",
-            str(repo),
-            "--local",
-            "--dry-run",
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--metrics-port",
-            "0",
-        ]
-    )
-    data = json.loads(capsys.readouterr().out)
+        ["serve", str(repo), "--local", "--dry-run", "--http-port", "0", "--grpc-port", "0",
+         "--metrics-port", "0", "--log-verbose=1", "--server-arg=--id=https://u:pw@example.org/x"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    data = json.loads(out)
     assert code == 0
     assert data["kind"] == "local"
-    assert data["argv"][0].endswith("tritonserver")
-    assert f"--model-repository={repo}" in data["argv"]
-    assert any(
-        a.startswith("--backend-config=python,shm-region-prefix-name=tritonkit_") for a in data["argv"]
-    )
+    argv = data["argv"]
+    assert argv[0] == str(wheel_root() / "bin" / "tritonserver")
+    assert f"--model-repository={repo}" in argv
+    ports = data["ports"]
+    assert len(set(ports.values())) == 3 and all(0 < p < 65536 for p in ports.values())
+    for kind, port in ports.items():
+        assert argv.count(f"--{kind}-port={port}") == 1
+        assert argv.count(f"--{kind}-address=127.0.0.1") == 1
+    for flag in ("--exit-on-error=false", "--model-control-mode=none", "--allow-gpu-metrics=false"):
+        assert argv.count(flag) == 1, flag
+    assert argv[-2:] == ["--id=https://***@example.org/x", "--log-verbose=1"]
+    assert "pw@" not in out
+    prefix = data["shm_prefix"]
+    assert f"--backend-config=python,shm-region-prefix-name={prefix}" in argv
     assert data["env"]["PATH"].split(":")[0].endswith("bin")
-    assert not Path(data["backend_dir"]).exists() or (Path(data["backend_dir"]) / "python").is_dir()
+    assert "nvidia_pytriton.libs" in data["env"]["LD_LIBRARY_PATH"]
+    # Nothing was made: no backend folder, no record, no log, no shared memory.
+    assert Path(data["backend_dir"]).parent == cache_root()
+    assert not cache_root().exists()
+    assert not state_dir().exists()
+    assert list(SHM_DIR.glob(f"{prefix}*")) == []
 
 
 def test_packaged_dockerfile_matches_docker_folder() -> None:
-    from tritonkit.serve.docker import REQUIREMENTS_DOCKERFILE
+    from tritonkit.serve.images import REQUIREMENTS_DOCKERFILE
 
     root = Path(__file__).resolve().parent.parent
     assert (root / "docker" / "Dockerfile").read_text() == REQUIREMENTS_DOCKERFILE
 
 
 def test_find_requirements(tmp_path: Path) -> None:
-    from tritonkit.serve.docker import find_requirements
+    from tritonkit.serve.images import find_requirements
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -313,7 +370,7 @@ def test_explaining_lines_pick_the_parse_position_and_the_model() -> None:
 
 
 def test_fatal_log_line() -> None:
-    from tritonkit.serve.local import fatal_log_line
+    from tritonkit.serve.ready import fatal_log_line
 
     assert fatal_log_line(LOG) is not None and "Failed to preinitialize Python stub" in fatal_log_line(LOG)  # type: ignore[operator]
     assert fatal_log_line("I1125 all good") is None

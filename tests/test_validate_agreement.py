@@ -140,10 +140,10 @@ def _make_repository(repo: Path) -> None:
 
 def _server_available() -> bool:
     try:
-        from tritonkit.serve.local import _wheel_root
+        from tritonkit.serve.binary import wheel_root
     except ImportError:
         return False
-    return _wheel_root() is not None
+    return wheel_root() is not None
 
 
 class _Server:
@@ -180,9 +180,11 @@ def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     require(
         _server_available(), "the Triton server", "pip install nvidia-pytriton==0.7.0 (tritonkit[server])"
     )
-    from tritonkit.serve.local import LocalOptions, kill_process_group, plan_local_server, remove_shm
+    from tritonkit.serve.local import plan_local_server
+    from tritonkit.serve.plan import ServeOptions
+    from tritonkit.serve.process import end_server, identify, remove_shm
 
-    command = plan_local_server(repository, LocalOptions(model_control_mode="explicit"))
+    command = plan_local_server(repository, ServeOptions(model_control_mode="explicit"))
     log = tmp_path_factory.mktemp("agreement-log") / "tritonserver.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(
@@ -202,7 +204,7 @@ def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 time.sleep(0.1)
         yield _Server(url)
     finally:
-        kill_process_group(process.pid)
+        end_server(identify(process.pid), command.shm_prefix)
         process.wait(timeout=30)
         remove_shm(command.shm_prefix)
 

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.server
 
 def _server_available() -> bool:
     try:
-        from tritonkit.serve.local import _wheel_root
+        from tritonkit.serve.binary import wheel_root
     except ImportError:
         return False
-    return _wheel_root() is not None
+    return wheel_root() is not None
 
 
 def _post(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -38,7 +38,8 @@ def test_scaffolded_python_models_validate_clean_and_load(capsys: pytest.Capture
     require(
         _server_available(), "the Triton server", "pip install nvidia-pytriton==0.7.0 (tritonkit[server])"
     )
-    from tritonkit.serve.local import LocalOptions, start_local_server
+    from tritonkit.serve.local import start_local_server
+    from tritonkit.serve.plan import ServeOptions
 
     assert run(["init"]) == 0
     io = ["--input", "a:int32:-1", "--output", "b:int32:-1"]
@@ -54,7 +55,7 @@ def test_scaffolded_python_models_validate_clean_and_load(capsys: pytest.Capture
     report = validate_repository(repo)
     assert report.ok and report.findings == [], report.findings
 
-    with start_local_server(repo, LocalOptions(startup_timeout=120)) as server:
+    with start_local_server(repo, ServeOptions(startup_timeout=120)) as server:
         base = f"http://{server.http_url}"
         for model in ("plain", "bls", "chain"):
             with urllib.request.urlopen(f"{base}/v2/models/{model}/ready", timeout=10) as response:

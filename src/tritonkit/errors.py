@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -71,6 +72,21 @@ class StorageAccessError(TritonkitError):
     """Object storage answered but refused: missing bucket, refused or missing credentials, access denied."""
 
     exit_code = ExitCode.USAGE
+
+
+class ModelsNotReadyError(ServerNotReadyError):
+    """The server started but did not get ready; carries the models' states (a Readiness) and the log tail."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, readiness: Any = None, log_tail: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.readiness = readiness
+        self.log_tail = log_tail
+
+
+class PullAuthError(EngineUnavailableError):
+    """The image registry wants credentials, or refused the ones given."""
 
 
 class InferenceError(TritonkitError):

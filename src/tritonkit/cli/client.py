@@ -20,10 +20,25 @@ UrlOption = Annotated[
         "--url", "-u", help="Server host:port (default localhost:8000 for http, localhost:8001 for grpc)."
     ),
 ]
+ServerOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--server", help="A server tritonkit started, by name (default: the only one running)."),
+]
 ProtocolOption = Annotated[str, typer.Option("--protocol", "-p", help="http or grpc.")]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for the server per request.")
 ]
+
+
+def _server_url(url: str | None, server: str | None, protocol: str) -> str | None:
+    """--url, else the server tritonkit started (--server NAME, or the only one running), else None."""
+    from tritonkit.serve.registry import server_url
+
+    if url:
+        return server_url(url, server, protocol)
+    from tritonkit.serve.docker import connect_or_none
+
+    return server_url(None, server, _protocol(protocol), connect_or_none())
 
 
 def _protocol(value: str) -> str:
@@ -80,6 +95,7 @@ def infer(
         typer.Option("--save", help="Save each output as DIR/NAME.npy."),
     ] = None,
     url: UrlOption = None,
+    server: ServerOption = None,
     protocol: ProtocolOption = "http",
     version: Annotated[str, typer.Option("--model-version", help="Model version (default: latest).")] = "",
     timeout: TimeoutOption = 60.0,
@@ -94,7 +110,7 @@ def infer(
         raise UsageError("--input and --random exclude each other")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-    with Client(url, _protocol(protocol), timeout=timeout) as client:
+    with Client(_server_url(url, server, protocol), _protocol(protocol), timeout=timeout) as client:
         info = client.model_info(model, version)
         if random:
             values: dict[str, Any] = dict(random_inputs(info, batch_size=batch_size))
@@ -137,6 +153,7 @@ def test_models(
     ] = None,
     repo: RepoOption = None,
     url: UrlOption = None,
+    server: ServerOption = None,
     protocol: ProtocolOption = "http",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     timeout: TimeoutOption = 60.0,
@@ -147,7 +164,7 @@ def test_models(
     from tritonkit.repository.project import resolve_repository
 
     repository = resolve_repository(repo)
-    with Client(url, _protocol(protocol), timeout=timeout) as client:
+    with Client(_server_url(url, server, protocol), _protocol(protocol), timeout=timeout) as client:
         results = check_models(client, repository, list(models or []))
     failed = [r for r in results if r.status == "fail"]
     passed = [r for r in results if r.status == "pass"]
@@ -248,6 +265,7 @@ def bench(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     url: UrlOption = None,
+    server: ServerOption = None,
     protocol: ProtocolOption = "http",
 ) -> None:
     """Measure throughput and p50/p90/p99 latency; --sweep tries instance counts x dynamic batching."""
@@ -258,6 +276,7 @@ def bench(
 
     if apply and not sweep:
         raise UsageError("--apply needs --sweep")
+    url = _server_url(url, server, protocol)
     options = BenchOptions(
         concurrency=_int_list(concurrency, "--concurrency"),
         batch_sizes=_int_list(batch_size, "--batch-size"),

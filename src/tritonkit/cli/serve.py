@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tritonkit.cli._app import RepoOption, app, echo
-from tritonkit.errors import EngineUnavailableError, ExitCode, ServerNotReadyError, UsageError
+from tritonkit.errors import ExitCode, ServerNotReadyError, UsageError
 
 if TYPE_CHECKING:
     from tritonkit.serve import RunningServer
-    from tritonkit.serve.docker import PullProgress
+    from tritonkit.serve.images import PullProgress
 
 KEY_ENV = "NGC_API_KEY"
 
@@ -72,13 +72,9 @@ class _PullPrinter:
 
 
 def _docker_client_or_none() -> Any | None:
-    """A Docker client when the SDK is installed and an engine answers; else None (local servers only)."""
-    try:
-        from tritonkit.serve.docker import connect
+    from tritonkit.serve.docker import connect_or_none
 
-        return connect()
-    except EngineUnavailableError:
-        return None
+    return connect_or_none()
 
 
 def _print_ready(server: RunningServer, elapsed: float) -> None:
@@ -86,12 +82,22 @@ def _print_ready(server: RunningServer, elapsed: float) -> None:
     for warning in getattr(server, "warnings", []):
         echo(f"warning: {warning}", err=True)
     echo(f"server {server.name} ready in {elapsed:.1f}s")
+    runtimes: dict[str, str] = getattr(server, "runtime_models", {})
     for model in readiness.models if readiness else []:
         version = f" v{model.version}" if model.version else ""
-        echo(f"  model {model.name}{version}: {model.state}")
+        note = f" {_runtime_note(runtimes[model.name])}" if model.name in runtimes else ""
+        echo(f"  model {model.name}{version}: {model.state}{note}")
     echo(f"  HTTP    http://{server.http_url}")
     echo(f"  gRPC    {server.grpc_url}")
     echo(f"  metrics http://{server.metrics_url}/metrics")
+
+
+_REAL_BACKEND = {"pytorch": "libtorch", "onnxruntime": "ONNX Runtime"}
+
+
+def _runtime_note(backend: str) -> str:
+    real = _REAL_BACKEND.get(backend, backend)
+    return f"(through tritonkit's Python-backend runtime for '{backend}', not the real {real} backend)"
 
 
 def _follow_local(server: Any) -> int:
@@ -120,6 +126,27 @@ def _follow_container(server: Any, since: int) -> int:
         return int(result.get("StatusCode", 0))
     except Exception:  # the container is gone or the engine stopped answering
         return 0
+
+
+def _split_server_flags(first: list[str], rest: list[str]) -> tuple[str | None, list[str]]:
+    """(the repository, the tritonserver flags) from what typer left: a word after `--flag` is its value."""
+    positional: str | None = None
+    flags: list[str] = []
+    wants_value = False
+    for token in [*first, *rest]:
+        if token.startswith("-"):
+            flags.append(token)
+            wants_value = "=" not in token
+        elif wants_value:
+            flags.append(token)
+            wants_value = False
+        elif positional is None:
+            positional = token
+        else:
+            raise UsageError(
+                f"unexpected argument {token!r}", hint="one repository; server flags start with --"
+            )
+    return positional, flags
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -214,14 +241,14 @@ def serve(
     from tritonkit.serve import plan_server, start_server
     from tritonkit.serve.plan import ServeOptions, parse_env
 
+    # Unknown server flags reach us mixed with the positional slot (`serve --local --log-verbose=1`
+    # puts the flag there): split them apart again.
+    positional, passed = _split_server_flags([str(repository)] if repository is not None else [], ctx.args)
+    repository = Path(positional) if positional is not None else None
     if repository is not None and repo is not None:
         raise UsageError("give the repository once (argument or --repo)")
     repository = resolve_repository(repository or repo)
-    if ctx.args and not ctx.args[0].startswith("-"):
-        raise UsageError(
-            f"unexpected argument {ctx.args[0]!r}", hint="one repository; server flags start with --"
-        )
-    extra = [*(server_arg or []), *ctx.args]
+    extra = [*(server_arg or []), *passed]
     options = ServeOptions(
         image=image,
         tag=tag,
@@ -238,13 +265,14 @@ def serve(
         name=name,
         pull=pull,
         startup_timeout=timeout,
+        server_bin=server_bin,
     )
     if build and local:
         raise UsageError(
             "--build is for Docker", hint="with --local, pip install the requirements in this venv"
         )
     if dry_run:
-        plan = plan_server(repository, options, local=local, server_bin=server_bin)
+        plan = plan_server(repository, options, local=local)
         echo(json.dumps(plan.to_dict(), indent=2))
         return
     started = time.monotonic()
@@ -254,7 +282,6 @@ def serve(
                 repository,
                 options,
                 local=local,
-                server_bin=server_bin,
                 on_progress=_PullPrinter(),
                 key_provider=_ask_key,
                 build=build,
@@ -289,7 +316,7 @@ def login(
     tritonkit never prints, logs or writes the key; `serve` reads NGC_API_KEY (or asks) when a pull needs it.
     """
     from tritonkit.serve.docker import connect
-    from tritonkit.serve.docker import login as engine_login
+    from tritonkit.serve.images import login as engine_login
 
     key = _ask_key()
     if not key:
@@ -323,7 +350,7 @@ def status(
     rows = []
     for record in records:
         ready = False
-        if record.status == "running" and record.http:
+        if record.status in ("running", "orphaned") and record.http:
             ready = health(record.http)[1]
         rows.append(record.to_dict() | {"ready": ready})
     if as_json:
@@ -340,6 +367,12 @@ def status(
             f"{r['name']:<34} {r['kind']:<6} {r['status']:<8} {'yes' if r['ready'] else 'no':<5} "
             f"{r['http']:<21} {r['grpc']:<21} {r['repository']}"
         )
+        for model, backend in sorted(r["runtime_models"].items()):
+            echo(f"  model {model}: {_runtime_note(backend)}")
+        if r["status"] == "exited":
+            echo(f"  exited: see `tritonkit logs {r['name']}`, remove with `tritonkit stop {r['name']}`")
+        elif r["status"] == "orphaned":
+            echo(f"  its `serve` was killed before ready; `tritonkit stop {r['name']}` ends it")
 
 
 @app.command()
@@ -363,11 +396,11 @@ def logs(
             for chunk in container.logs(stream=True, follow=True, since=int(time.time())):
                 typer.echo(chunk.decode("utf-8", "replace"), nl=False)
         elif record.log_path:
+            from tritonkit.serve.process import is_alive
+
             with open(record.log_path, errors="replace") as log:
                 log.seek(0, os.SEEK_END)
-                from tritonkit.serve.registry import is_tritonserver
-
-                while record.pid is not None and is_tritonserver(record.pid):
+                while record.identity is not None and is_alive(record.identity):
                     line = log.readline()
                     if line:
                         typer.echo(line, nl=False)

@@ -1,36 +1,33 @@
 """Run the real Triton server on a repository: in Docker through the SDK, or as a local process.
 
-`plan_server` computes what would run (a ContainerSpec or a LocalCommand, plain values);
+This module is the edge: it resolves what the pure plan (plan.py) takes (free ports, the server name,
+the environment, the binary) and hands the plan to an executor (docker.py, local.py).
+`plan_server` returns what would run (a ContainerSpec or a LocalCommand, plain values);
 `start_server` runs it and returns once the server is ready (or raises after cleaning up).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.serve.local import (
-    LocalOptions,
-    LocalServer,
-    ModelsNotReadyError,
-    free_port,
-    start_local_server,
-)
-from tritonkit.serve.plan import ContainerSpec, LocalCommand, ServeOptions, parse_gpus, plan_container
+from tritonkit.serve.local import LocalServer, start_local_server
+from tritonkit.serve.plan import ContainerSpec, LocalCommand, ServeOptions, container_name, plan_container
 
 if TYPE_CHECKING:
-    from tritonkit.serve.docker import ContainerServer, PullProgress
+    from tritonkit.serve.docker import ContainerServer
+    from tritonkit.serve.images import PullProgress
 
     RunningServer = ContainerServer | LocalServer
 
 __all__ = [
     "ContainerSpec",
     "LocalCommand",
-    "LocalOptions",
     "LocalServer",
-    "ModelsNotReadyError",
     "ServeOptions",
     "plan_server",
     "start_local_server",
@@ -38,83 +35,51 @@ __all__ = [
 ]
 
 
-def _local_options(
-    options: ServeOptions, server_bin: Path | None, log_path: Path | None = None
-) -> LocalOptions:
-    return LocalOptions(
-        server_bin=server_bin,
-        http_port=options.http_port,
-        grpc_port=options.grpc_port,
-        metrics_port=options.metrics_port,
-        model_control_mode=options.model_control_mode,
-        load_models=list(options.load_models),
-        extra_args=list(options.server_args),
-        startup_timeout=options.startup_timeout,
-        log_path=log_path,
-        bind=options.host_ip or "0.0.0.0",
-    )
+def _repository(repository: str | Path) -> Path:
+    from tritonkit.errors import UsageError
+
+    path = Path(repository).absolute()
+    if not path.is_dir():
+        raise UsageError(f"repository {path} is not a folder", hint="create one with `tritonkit init`")
+    return path
 
 
-def _concrete_ports(options: ServeOptions) -> ServeOptions:
-    """Options with ports 0 replaced by free ports (Docker publishes exactly what the spec says)."""
-    from dataclasses import replace
+def _docker_options(repository: Path, options: ServeOptions) -> ServeOptions:
+    """Options with ports 0 replaced by free ports and a name (Docker publishes exactly what it is told)."""
+    from tritonkit.serve.ports import concrete_ports
 
-    taken: set[int] = set()
-
-    def pick(port: int) -> int:
-        while not port or port in taken:
-            port = free_port()
-        taken.add(port)
-        return port
-
+    ports = concrete_ports(options.ports)
     return replace(
         options,
-        http_port=pick(options.http_port),
-        grpc_port=pick(options.grpc_port),
-        metrics_port=pick(options.metrics_port),
+        http_port=ports["http"],
+        grpc_port=ports["grpc"],
+        metrics_port=ports["metrics"],
+        name=container_name(repository, options.name),
     )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def plan_server(
-    repository: Path,
-    options: ServeOptions | None = None,
-    *,
-    local: bool = False,
-    server_bin: Path | None = None,
+    repository: str | Path, options: ServeOptions | None = None, *, local: bool = False
 ) -> ContainerSpec | LocalCommand:
     """What `start_server` would run, without running it (for --dry-run)."""
     from tritonkit.serve.local import plan_local_server
 
     options = options or ServeOptions()
+    path = _repository(repository)
     if local:
-        _check_local_gpus(options)
-        return plan_local_server(repository, _local_options(options, server_bin), create=False)
-    return plan_container(repository, _concrete_ports(options))
-
-
-def _check_local_gpus(options: ServeOptions) -> None:
-    if parse_gpus(options.gpus) is not None:
-        from tritonkit.errors import UsageError
-
-        raise UsageError(
-            "--gpus is for Docker", hint="a local tritonserver uses the GPUs it sees; drop --gpus"
-        )
-
-
-def _expected_models(repository: Path, options: ServeOptions) -> list[str]:
-    if options.model_control_mode == "explicit":
-        return list(options.load_models)
-    from tritonkit.repository.scan import list_model_dirs
-
-    return [m.name for m in list_model_dirs(repository) if m.has_config]
+        return plan_local_server(path, options, create=False)
+    return plan_container(path, _docker_options(path, options), environ=os.environ, now=_now())
 
 
 def start_server(
-    repository: Path,
+    repository: str | Path,
     options: ServeOptions | None = None,
     *,
     local: bool = False,
-    server_bin: Path | None = None,
     client: Any | None = None,
     on_progress: Callable[[PullProgress], None] | None = None,
     key_provider: Callable[[], str | None] | None = None,
@@ -130,58 +95,79 @@ def start_server(
     for `tritonkit status/logs/stop`.
     """
     from tritonkit.errors import UsageError
-    from tritonkit.serve import registry
-    from tritonkit.serve.local import state_dir
 
     options = options or ServeOptions()
-    repository = Path(repository).absolute()
-    if not repository.is_dir():
-        raise UsageError(f"repository {repository} is not a folder", hint="create one with `tritonkit init`")
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = _repository(repository)
     if local:
-        from tritonkit.serve.plan import container_name
-
-        name = container_name(repository, options.name)
-        log_path = state_dir() / "logs" / f"{name}.log"
-        _check_local_gpus(options)
-        local_opts = _local_options(options, server_bin, log_path)
-        server = start_local_server(repository, local_opts)
-        server.name = name
-        registry.save_local(
-            registry.ServerRecord(
-                name=name,
-                kind="local",
-                status="running",
-                http=server.http_url,
-                grpc=server.grpc_url,
-                metrics=server.metrics_url,
-                repository=str(repository),
-                started=started,
-                pid=server.pid,
-                log_path=str(server.log_path),
-                shm_prefix=server.shm_prefix,
-            )
-        )
-        server.on_stop.append(lambda: registry.forget_local(name))
-        return server
+        if build:
+            raise UsageError("--build is for Docker", hint="with --local, pip install the requirements here")
+        return _start_local(path, options)
 
     from tritonkit.serve import docker as engine
+    from tritonkit.serve import images
+    from tritonkit.serve.ready import expected_models
 
-    spec = plan_container(repository, _concrete_ports(options))
+    spec = plan_container(path, _docker_options(path, options), environ=os.environ, now=_now())
     client = client or engine.connect()
-    for event in engine.ensure_image(client, spec.image, pull=spec.pull, key_provider=key_provider):
+    for event in images.ensure_image(client, spec.image, pull=spec.pull, key_provider=key_provider):
         if on_progress is not None:
             on_progress(event)
     if build:
-        requirements = engine.find_requirements(repository)
+        requirements = images.find_requirements(path)
         if requirements is None:
             raise UsageError(
-                f"--build needs a requirements.txt in {repository} or beside it", hint="or drop --build"
+                f"--build needs a requirements.txt in {path} or beside it", hint="or drop --build"
             )
-        from dataclasses import replace
-
-        tag, _ = engine.build_image(client, spec.image, requirements)
+        tag, _ = images.build_image(client, spec.image, requirements)
         spec = replace(spec, image=tag)
-    return engine.start_container(
-        client, spec, timeout=options.startup_timeout, expected_models=_expected_models(repository, options)
+    expected = expected_models(str(path), options.model_control_mode, options.load_models)
+    return engine.start_container(client, spec, timeout=options.startup_timeout, expected_models=expected)
+
+
+def _start_local(repository: Path, options: ServeOptions) -> LocalServer:
+    """A local server, recorded before its process starts (see registry.py) and forgotten when it stops."""
+    from tritonkit.serve import registry
+    from tritonkit.serve.local import plan_local_server, state_dir
+
+    name = container_name(repository, options.name)
+    command = plan_local_server(repository, options)
+    own_log = options.log_path is None
+    log_path = Path(options.log_path) if options.log_path else state_dir() / "logs" / f"{name}.log"
+    host = "127.0.0.1" if command.bind in ("0.0.0.0", "") else command.bind
+    record = registry.starting_record(
+        name,
+        http=f"{host}:{command.http_port}",
+        grpc=f"{host}:{command.grpc_port}",
+        metrics=f"{host}:{command.metrics_port}",
+        repository=str(repository),
+        started=_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        log_path=str(log_path),
+        shm_prefix=command.shm_prefix,
+        alias=str(command.alias) if command.alias else None,
+        own_log=own_log,
     )
+    registry.save_local(record)
+
+    def spawned(server: LocalServer) -> None:
+        if server.identity is not None:
+            ident = server.identity
+            record.pid, record.start_time, record.pgid = ident.pid, ident.start_time, ident.pgid
+        registry.save_local(record)
+
+    try:
+        server = start_local_server(
+            repository,
+            replace(options, log_path=log_path),
+            command=command,
+            on_spawn=spawned,
+            own_log=own_log,
+        )
+    except BaseException:
+        registry.forget_local(name)
+        raise
+    server.name = name
+    record.status = "running"
+    record.runtime_models = dict(server.runtime_models)
+    registry.save_local(record)
+    server.on_stop.append(lambda: registry.forget_local(name))
+    return server

@@ -1,6 +1,8 @@
 """What a `serve` will run, as plain values: the container spec (Docker) and the local command line.
 
-Pure: no engine, no network, no files touched. `docker.py` and `local.py` execute these values.
+Pure: no engine, no network, no sockets, no environment read, no files touched: ports, names, the
+environment and the binary are resolved at the edge (`serve/__init__.py`, `local.py`) and passed in.
+`docker.py` and `local.py` execute these values.
 """
 
 from __future__ import annotations
@@ -8,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from tritonkit.errors import UsageError
+from tritonkit.serve.masking import mask_args, mask_env, mask_text
 
 # The one place the default NGC release is pinned: 24.10 = Triton 2.51, the server of nvidia-pytriton 0.7.0.
 DEFAULT_TAG = "24.10"
@@ -33,7 +37,6 @@ LABEL = "io.tritonkit.managed"  # every container tritonkit starts carries LABEL
 LABEL_PREFIX = "io.tritonkit."
 MODEL_CONTROL_MODES = ("none", "explicit", "poll")
 PULL_POLICIES = ("missing", "always", "never")
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.I)
 _SHM_SIZE = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
 
 
@@ -146,13 +149,13 @@ class ContainerSpec:
         return f"{host}:{self.host_port(kind)}"
 
     def to_dict(self, *, mask_secrets: bool = True) -> dict[str, object]:
-        """A JSON-able view (for --dry-run); env values whose names look secret are masked."""
+        """A JSON-able view (for --dry-run); values that look like credentials are masked."""
         return {
             "kind": "docker",
             "image": self.image,
             "pull": self.pull,
             "name": self.name,
-            "command": self.command,
+            "command": mask_args(self.command) if mask_secrets else list(self.command),
             "ports": {f"{c}/tcp": f"{self.host_ip}:{h}" for c, h in self.ports.items()},
             "mounts": [
                 {"source": m.source, "target": m.target, "read_only": m.read_only} for m in self.mounts
@@ -174,46 +177,61 @@ class LocalCommand:
     http_port: int
     grpc_port: int
     metrics_port: int
-    shm_prefix: str
+    shm_prefix: str  # also the token that finds the server's processes (serve/process.py)
     backend_dir: Path
-    repository: Path
+    repository: str  # the repository as the server is given it (a path, an alias of one, or a URI)
+    bind: str = "127.0.0.1"
+    runtime_backends: tuple[str, ...] = ()  # backends served by tritonkit's Python-backend runtimes
+    source: str = ""  # the repository as the user named it, when `repository` is an alias of it
+    alias: Path | None = None  # the symlink to create (and remove) for a path the stub cannot take
 
-    def to_dict(self) -> dict[str, object]:
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
+
+    def to_dict(self, *, mask_secrets: bool = True) -> dict[str, object]:
+        """A JSON-able view (for --dry-run); values that look like credentials are masked."""
         return {
             "kind": "local",
-            "argv": self.argv,
-            "env": self.env,
-            "ports": {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port},
+            "argv": mask_args(self.argv) if mask_secrets else list(self.argv),
+            "env": mask_env(self.env) if mask_secrets else dict(self.env),
+            "ports": self.ports,
             "shm_prefix": self.shm_prefix,
             "backend_dir": str(self.backend_dir),
-            "repository": str(self.repository),
+            "repository": mask_text(self.repository) if mask_secrets else self.repository,
+            "runtime_backends": list(self.runtime_backends),
         }
-
-
-def mask_env(env: dict[str, str]) -> dict[str, str]:
-    """Env with the values of secret-looking names replaced by ***."""
-    return {k: ("***" if _SECRET_NAME.search(k) and v else v) for k, v in env.items()}
 
 
 @dataclass
 class ServeOptions:
-    """User-facing serve options, shared by Docker and --local (ports already concrete for Docker)."""
+    """How to serve, for Docker and --local alike (a field of one engine is ignored by the other).
 
-    image: str | None = None
-    tag: str | None = None
-    gpus: str | None = None
-    http_port: int = 8000
-    grpc_port: int = 8001
-    metrics_port: int = 8002
-    host_ip: str = "127.0.0.1"
-    shm_size: str = DEFAULT_SHM_SIZE
-    env: dict[str, str] = field(default_factory=dict)
+    Ports 0 mean any free port: the edge (`serve.plan_server`, `serve.start_server`) picks them
+    before planning, so a plan always holds concrete ports. The CLI's defaults are 8000-8002.
+    """
+
+    image: str | None = None  # Docker
+    tag: str | None = None  # Docker
+    gpus: str | None = None  # Docker (a local server uses the GPUs it sees)
+    http_port: int = 0
+    grpc_port: int = 0
+    metrics_port: int = 0
+    host_ip: str = "127.0.0.1"  # the address the three endpoints listen on
+    shm_size: str = DEFAULT_SHM_SIZE  # Docker
+    env: dict[str, str] = field(default_factory=dict)  # Docker: the container's environment
     model_control_mode: str = "none"
     load_models: list[str] = field(default_factory=list)
-    server_args: list[str] = field(default_factory=list)
+    server_args: list[str] = field(default_factory=list)  # extra tritonserver flags, both engines
     name: str | None = None
-    pull: str = "missing"
+    pull: str = "missing"  # Docker
     startup_timeout: float = 120.0
+    server_bin: Path | None = None  # local: the tritonserver binary (default: PATH, then the wheel)
+    log_path: Path | None = None  # local: where the server log goes (default: tritonkit's state folder)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
 
 
 def container_name(repository: Path, name: str | None = None) -> str:
@@ -251,52 +269,108 @@ def server_args(options: ServeOptions, *, cpu_only: bool) -> list[str]:
     return args
 
 
-def plan_container(repository: Path, options: ServeOptions, *, now: datetime | None = None) -> ContainerSpec:
-    """The container spec for `tritonkit serve` (Docker). Ports must be concrete (non-zero)."""
-    repository = Path(repository).absolute()
+def check_ports(ports: dict[str, int]) -> None:
+    """Concrete, valid and distinct ports (a plan never holds 0: the edge resolves it first)."""
+    seen: dict[int, str] = {}
+    for kind, port in ports.items():
+        if not 0 < port < 65536:
+            raise UsageError(f"--{kind}-port {port} is not a port (0 must be resolved to a free port first)")
+        if port in seen:
+            raise UsageError(
+                f"--{kind}-port {port} is also the --{seen[port]}-port", hint="give distinct ports"
+            )
+        seen[port] = kind
+
+
+def is_uri(repository: str | Path) -> bool:
+    """True for a remote repository (s3://, gs://, as://...), which is passed to the server as it is."""
+    return "://" in str(repository)
+
+
+def plan_container(
+    repository: str | Path, options: ServeOptions, *, environ: Mapping[str, str], now: datetime
+) -> ContainerSpec:
+    """The container spec for `tritonkit serve` (Docker). Ports and name must be resolved already."""
+    local_repo = not is_uri(repository)
+    repository = str(Path(repository).absolute()) if local_repo else str(repository)
     gpus = parse_gpus(options.gpus)
     if options.pull not in PULL_POLICIES:
         raise UsageError(f"bad --pull {options.pull!r}", hint=f"use one of {', '.join(PULL_POLICIES)}")
     if not _SHM_SIZE.match(options.shm_size):
         raise UsageError(f"bad --shm-size {options.shm_size!r}", hint="e.g. 1g, 512m")
-    host_ports = {"http": options.http_port, "grpc": options.grpc_port, "metrics": options.metrics_port}
-    for kind, port in host_ports.items():
-        if not 0 < port < 65536:
-            raise UsageError(f"--{kind}-port {port} is not a port (resolve 0 to a free port first)")
-    if len(set(host_ports.values())) < 3:
-        raise UsageError("--http-port, --grpc-port and --metrics-port must differ")
-    image = default_image(options.tag, options.image)
-    name = container_name(repository, options.name)
+    check_ports(options.ports)
+    if not options.name:
+        raise UsageError("the plan needs a server name (serve.plan_server picks one)")
     command = [
         "tritonserver",
-        f"--model-repository={CONTAINER_REPOSITORY}",
+        f"--model-repository={CONTAINER_REPOSITORY if local_repo else repository}",
         *server_args(options, cpu_only=gpus is None),
         *options.server_args,
     ]
-    started = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = "127.0.0.1" if options.host_ip in ("0.0.0.0", "") else options.host_ip
     labels = {
         LABEL: "true",
-        f"{LABEL_PREFIX}repository": str(repository),
-        f"{LABEL_PREFIX}http": f"{host}:{host_ports['http']}",
-        f"{LABEL_PREFIX}grpc": f"{host}:{host_ports['grpc']}",
-        f"{LABEL_PREFIX}metrics": f"{host}:{host_ports['metrics']}",
+        f"{LABEL_PREFIX}repository": repository,
+        **{f"{LABEL_PREFIX}{kind}": f"{host}:{port}" for kind, port in options.ports.items()},
         f"{LABEL_PREFIX}gpus": options.gpus or "0",
-        f"{LABEL_PREFIX}started": started,
+        f"{LABEL_PREFIX}started": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return ContainerSpec(
-        image=image,
+        image=default_image(options.tag, options.image, dict(environ)),
         command=command,
-        name=name,
-        ports={CONTAINER_PORTS[k]: p for k, p in host_ports.items()},
+        name=options.name,
+        ports={CONTAINER_PORTS[k]: p for k, p in options.ports.items()},
         host_ip=options.host_ip,
-        mounts=[Mount(str(repository), CONTAINER_REPOSITORY, read_only=True)],
+        mounts=[Mount(repository, CONTAINER_REPOSITORY, read_only=True)] if local_repo else [],
         gpus=gpus,
         shm_size=options.shm_size,
         ulimits=[Ulimit(n, s, h) for n, s, h in ULIMITS],
         labels=labels,
         env=dict(options.env),
         pull=options.pull,
+    )
+
+
+def plan_local(
+    repository: str,
+    options: ServeOptions,
+    *,
+    binary: Path,
+    backend_dir: Path,
+    env: dict[str, str],
+    shm_prefix: str,
+    runtime_backends: tuple[str, ...] = (),
+) -> LocalCommand:
+    """The command line of a local server. Everything outside the options is resolved by the caller."""
+    if parse_gpus(options.gpus) is not None:
+        raise UsageError(
+            "--gpus is for Docker", hint="a local tritonserver uses the GPUs it sees; drop --gpus"
+        )
+    check_ports(options.ports)
+    bind = options.host_ip or "127.0.0.1"
+    argv = [
+        str(binary),
+        f"--model-repository={repository}",
+        f"--backend-directory={backend_dir}",
+        *(f"--{kind}-address={bind}" for kind in options.ports),
+        *(f"--{kind}-port={port}" for kind, port in options.ports.items()),
+        *server_args(options, cpu_only=True),
+        "--exit-timeout-secs=1",  # Ctrl-C/stop should not wait 4+ s for idle models to unload
+        "--backend-config=python,shm-default-byte-size=4194304",
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+        *options.server_args,
+    ]
+    return LocalCommand(
+        argv=argv,
+        env=dict(env),
+        http_port=options.http_port,
+        grpc_port=options.grpc_port,
+        metrics_port=options.metrics_port,
+        shm_prefix=shm_prefix,
+        backend_dir=backend_dir,
+        repository=repository,
+        bind=bind,
+        runtime_backends=runtime_backends,
     )
 
 

@@ -1,5 +1,7 @@
 """Readiness of a Triton server over HTTP: wait for /v2/health/ready, then each model's state and reason.
 
+Also the one failure report both engines raise (`not_ready_error`) and the models a server should load.
+
 A plain socket on purpose: this runs on every `serve` and must stay light (no tritonclient, no urllib).
 """
 
@@ -11,6 +13,10 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tritonkit.errors import ModelsNotReadyError
 
 # Lines of a server log that explain a failed load (besides the ones naming the model).
 _EXPLAINING = re.compile(r"Error parsing|fail|unable to|Invalid argument|error|Traceback|not found", re.I)
@@ -267,3 +273,86 @@ def describe_failure(readiness: Readiness, *, limit: int = 6) -> str:
             f"    | {line}" for line in model.log_lines[:limit] if clean_log_line(line) != model.reason
         )
     return "\n".join(lines)
+
+
+# Log lines after which a load never finishes (PLATFORM.md: the stub died, the load hangs forever).
+FATAL_MARKERS = (
+    "Failed to run python backend stub",
+    "Failed to preinitialize Python stub",
+    "Stub process is unhealthy",
+)
+
+
+def fatal_log_line(text: str) -> str | None:
+    """The first log line that means the server will hang, or None."""
+    for line in text.splitlines():
+        if any(marker in line for marker in FATAL_MARKERS):
+            return line.strip()
+    return None
+
+
+def expected_models(repository: str, mode: str, load_models: Sequence[str]) -> list[str]:
+    """Models the server should load: the explicit list, or every model folder with a config."""
+    if mode == "explicit":
+        return list(load_models)
+    if "://" in repository:  # a remote repository: the server's index is the only list
+        return []
+    from pathlib import Path
+
+    from tritonkit.errors import RepositoryError
+    from tritonkit.repository.scan import list_model_dirs
+
+    try:
+        return [m.name for m in list_model_dirs(Path(repository)) if m.has_config]
+    except RepositoryError:  # an unreadable repository: the server will say so
+        return []
+
+
+def not_ready_error(
+    readiness: Readiness, *, log_tail: str, exited: str | None, timeout: float, where: str
+) -> ModelsNotReadyError:
+    """The one report of a server that did not get ready, for both engines.
+
+    `exited` says how the server ended ("exited with code 1"), None while it runs; `where` is told in
+    the hint (the log path of a local server, "the container was removed" for Docker).
+    """
+    from tritonkit.errors import ModelsNotReadyError
+
+    log = f"\n--- server log (tail) ---\n{log_tail}"
+    if readiness.failed:
+        names = ", ".join(m.name for m in readiness.failed)
+        message = f"model(s) failed to load: {names}\n{describe_failure(readiness)}"
+        hint = f"fix the model(s) (`tritonkit validate`); {where}"
+    elif readiness.fatal:
+        message = f"the server cannot finish loading: {readiness.fatal}{log}"
+        hint = f"the Python backend stub could not start (check the model folder and the stub); {where}"
+    elif exited is not None:
+        message = f"the server {exited} before it was ready{log}"
+        hint = where
+    elif readiness.live:
+        message = f"server is live but not ready after {readiness.elapsed:.1f}s{log}"
+        hint = where
+    else:
+        message = f"server not ready after {timeout:.0f}s (a model may hang while loading){log}"
+        hint = f"raise --timeout, or check the model (a Python model whose stub cannot start hangs); {where}"
+    return ModelsNotReadyError(message, hint=hint, readiness=readiness, log_tail=log_tail)
+
+
+def model_backends(http_url: str, names: Sequence[str]) -> dict[str, str]:
+    """The backend each model runs on, from the server's completed config.
+
+    A config with only `platform: pytorch_libtorch` / `onnxruntime_onnx` gets `backend: pytorch` /
+    `onnxruntime` there (core's model_config_utils.cc, AutoCompleteBackendFields), so one field tells.
+    """
+    backends: dict[str, str] = {}
+    for name in names:
+        status, body = _request(f"http://{http_url}/v2/models/{name}/config", timeout=5.0)
+        if status != 200:
+            continue
+        try:
+            config = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(config, dict) and config.get("backend"):
+            backends[name] = str(config["backend"])
+    return backends
