@@ -118,6 +118,7 @@ def test_cli_detach_status_logs_stop(tmp_path: Path) -> None:
         rows = json.loads(status.stdout)
         (row,) = [r for r in rows if r["name"] == "loc1"]
         assert row["kind"] == "local" and row["ready"] is True and row["http"] == http
+        assert row["status"] == "running" and row["runtime_models"] == {}  # a Python model: no runtime
         logs = cli("logs", "loc1", "--tail", "5")
         assert "Started" in logs.stdout
     finally:
@@ -184,6 +185,8 @@ def test_pytorch_runtime_serves_torchscript(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         torch.jit.trace(model, torch.zeros(3)).save(str(repo / "lin" / "1" / "model.pt"))
     with start_local_server(repo, ServeOptions(startup_timeout=90)) as server:
+        # Said as data: the bench and `status` tell such a model from one on the real libtorch backend.
+        assert server.runtime_models == {"lin": "pytorch"}
         import json
         import urllib.request
 
