@@ -382,3 +382,32 @@ def test_model_states_from_log_only() -> None:
     states = {m.name: m for m in model_states(None, ["add_sub", "other", "fine"], LOG)}
     assert set(states) == {"add_sub", "other"}  # only models the log explains
     assert states["add_sub"].state == "FAILED" and "6:1" in states["add_sub"].reason
+
+
+def test_a_remote_repository_is_passed_as_it_is(tmp_path: Path) -> None:
+    options = ServeOptions(http_port=8000, grpc_port=8001, metrics_port=8002, name="s3srv")
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    spec = plan_container("s3://u:pw@127.0.0.1:9000/models/p", options, environ={}, now=now)
+    assert "--model-repository=s3://u:pw@127.0.0.1:9000/models/p" in spec.command and spec.mounts == []
+    shown = json.dumps(spec.to_dict())
+    assert "pw@" not in shown and "s3://***@127.0.0.1:9000/models/p" in shown
+
+
+def test_serve_says_which_models_run_through_a_tritonkit_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from tritonkit.cli.serve import _print_ready
+    from tritonkit.serve.ready import ModelState, Readiness
+
+    models = [ModelState("lin", "1", "READY"), ModelState("py", "1", "READY")]
+    server = SimpleNamespace(
+        name="s", readiness=Readiness(ready=True, live=True, models=models),
+        runtime_models={"lin": "pytorch"}, http_url="h:1", grpc_url="h:2", metrics_url="h:3", warnings=[],
+    )  # fmt: skip
+    _print_ready(server, 1.0)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert (
+        "model lin v1: READY (through tritonkit's Python-backend runtime for 'pytorch', not the real libtorch"
+        in out
+    )
+    assert "model py v1: READY\n" in out

@@ -82,7 +82,7 @@ def _print_ready(server: RunningServer, elapsed: float) -> None:
     for warning in getattr(server, "warnings", []):
         echo(f"warning: {warning}", err=True)
     echo(f"server {server.name} ready in {elapsed:.1f}s")
-    runtimes: dict[str, str] = getattr(server, "runtime_models", {})
+    runtimes = server.runtime_models
     for model in readiness.models if readiness else []:
         version = f" v{model.version}" if model.version else ""
         note = f" {_runtime_note(runtimes[model.name])}" if model.name in runtimes else ""

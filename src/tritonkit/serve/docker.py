@@ -236,6 +236,8 @@ class ContainerServer:
     spec: ContainerSpec
     readiness: Readiness | None = None
     warnings: list[str] = field(default_factory=list)
+    # The same field as LocalServer's: an NGC image has the real libtorch / ONNX Runtime backends.
+    runtime_models: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

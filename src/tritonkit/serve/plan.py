@@ -310,7 +310,8 @@ def plan_container(
     host = "127.0.0.1" if options.host_ip in ("0.0.0.0", "") else options.host_ip
     labels = {
         LABEL: "true",
-        f"{LABEL_PREFIX}repository": repository,
+        # A label is readable by anyone who can inspect the container: never credentials in it.
+        f"{LABEL_PREFIX}repository": mask_text(repository),
         **{f"{LABEL_PREFIX}{kind}": f"{host}:{port}" for kind, port in options.ports.items()},
         f"{LABEL_PREFIX}gpus": options.gpus or "0",
         f"{LABEL_PREFIX}started": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
