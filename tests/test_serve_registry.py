@@ -39,6 +39,10 @@ def test_the_only_server_is_used_and_several_are_listed() -> None:
     assert server_url(None, None, "http") == "127.0.0.1:18100"
     assert server_url(None, None, "grpc") == "127.0.0.1:18101"
     assert find_server(None).runtime_models == {"lin": "pytorch"}
+    from tritonkit.serve.registry import find_by_url
+
+    found = find_by_url("http://localhost:18101")
+    assert found is not None and found.name == "alpha" and find_by_url("127.0.0.1:9") is None
     _running("beta", 18200)
     with pytest.raises(UsageError) as info:
         server_url(None, None, "http")

@@ -303,8 +303,11 @@ def serve(
         except BaseException:
             server.stop()
             raise
+    tail = server.log_tail(20)  # the log of a local server goes with it: keep its end in the error
     server.stop()
-    raise ServerNotReadyError(f"server {server.name} exited (code {code}); it was removed")
+    raise ServerNotReadyError(
+        f"server {server.name} exited (code {code}); it was removed\n--- server log (tail) ---\n{tail}"
+    )
 
 
 @app.command()

@@ -22,7 +22,16 @@ from tritonkit.serve.local import state_dir
 from tritonkit.serve.plan import LABEL_PREFIX
 from tritonkit.serve.process import ProcessId, end_server, identify, is_alive, remove_shm, tagged_pids
 
-__all__ = ["ServerRecord", "find_server", "list_servers", "read_log", "server_url", "stop", "url_of"]
+__all__ = [
+    "ServerRecord",
+    "find_by_url",
+    "find_server",
+    "list_servers",
+    "read_log",
+    "server_url",
+    "stop",
+    "url_of",
+]
 
 RUNNING = ("running", "orphaned")  # statuses of a server that serves
 
@@ -238,6 +247,18 @@ def find_server(name: str | None, client: Any | None = None) -> ServerRecord:
         f"{len(running)} servers started by tritonkit are running: {_describe(running)}",
         hint="pick one with --server NAME (or --url host:port)",
     )
+
+
+def find_by_url(url: str, client: Any | None = None) -> ServerRecord | None:
+    """The server tritonkit started that answers at `url` (host:port, http or grpc), if any.
+
+    For a caller given only --url that needs the record (e.g. its `runtime_models`).
+    """
+    wanted = url.split("://", 1)[-1].rstrip("/").replace("localhost:", "127.0.0.1:")
+    for record in list_servers(client):
+        if wanted in (record.http, record.grpc) and record.status in RUNNING:
+            return record
+    return None
 
 
 def url_of(record: ServerRecord, protocol: str) -> str:
