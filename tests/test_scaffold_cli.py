@@ -146,9 +146,9 @@ def test_render_with_spec_edits_and_errors(capsys: pytest.CaptureFixture[str]) -
     Path("tritonkit.yaml").write_text(yaml.safe_dump(spec))
     assert run(["render"]) == 0
     assert "max_batch_size: 8" in (REPO / "m" / "config.pbtxt").read_text()
-    Path("tritonkit.yaml").write_text("models: [ {name: 'x y', backend: python} ]\n")
+    Path("tritonkit.yaml").write_text("models: [ {name: 'x/y', backend: python} ]\n")
     assert run(["render"]) == 2
-    assert "invalid model name 'x y'" in capsys.readouterr().err
+    assert "invalid model name 'x/y'" in capsys.readouterr().err
     Path("tritonkit.yaml").write_text("models: [\n")
     assert run(["render", "--repo", "model_repository"]) == 2
     assert "cannot read the spec file" in capsys.readouterr().err

@@ -44,6 +44,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
         (ENTRY + "    dynamic_batching: {}\n    sequence_batching: {}\n", 9, "cannot both be set", "keep one"),
         (ENTRY + "    response_cache: {enable: yes please}\n", 8, "must be true or false", None),
         (ENTRY.replace("name: m", "name: 'a/b'"), 3, "invalid model name 'a/b'", None),
+        (ENTRY.replace("name: m", "name: '..'"), 3, "invalid model name '..'", None),
     ],
 )  # fmt: skip
 def test_bad_spec_exits_2_with_file_line_and_hint_and_writes_nothing(

@@ -29,7 +29,8 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return st.sampled_from([v.number for v in field.enum_type.values])
+        named = st.sampled_from([v.number for v in field.enum_type.values])
+        return st.one_of(named, st.integers(-(2**31), 2**31 - 1))  # proto3 enums are open
     if field.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if field.type in _INT_RANGES:
@@ -124,9 +125,11 @@ def test_random_configs_survive_import_spec_and_render(tmp_path: Path, data: dic
 
 
 def corpus() -> dict[str, str]:
-    from test_validate_agreement import CASES
+    from validate_corpus import CASES
 
-    texts = {f"agreement/{k}": v for k, v in CASES.items()}
+    texts = {
+        f"corpus/{k}": str(c.files["config.pbtxt"]) for k, c in CASES.items() if "config.pbtxt" in c.files
+    }
     texts |= {f"golden/{p.name}": p.read_text() for p in sorted(GOLDEN.glob("*.config.pbtxt"))}
     texts |= {str(p.relative_to(EXAMPLES)): p.read_text() for p in sorted(EXAMPLES.rglob("config.pbtxt"))}
     return texts

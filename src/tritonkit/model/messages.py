@@ -133,8 +133,8 @@ def _scalar(value: Any, field: FieldDescriptor, path: Path) -> Any:
         enum = field.enum_type
         if isinstance(value, str) and value in enum.values_by_name:
             return enum.values_by_name[value].number
-        if isinstance(value, int) and not isinstance(value, bool) and value in enum.values_by_number:
-            return value
+        if isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31:
+            return value  # proto3 enums are open: the text format takes any number too (validate flags it)
         names = [v.name for v in enum.values]
         hint = did_you_mean(str(value).upper(), names) or f"one of {', '.join(names)}"
         raise MessageDataError(path, f"unknown {enum.name} value {value!r}", hint)

@@ -29,6 +29,11 @@ def trusted() -> Iterator[None]:
         _TRUSTED.reset(token)
 
 
+def _enum_data(value: str) -> str | int:
+    """An enum value as plain data: its name, or the number a config gave that has no name."""
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
 def _checking() -> bool:
     return not _TRUSTED.get()
 
@@ -76,7 +81,7 @@ class TensorSpec:
         """ModelInput / ModelOutput fields as plain data."""
         out: dict[str, Any] = {"name": self.name}
         if self.data_type and self.data_type != "TYPE_INVALID":
-            out["data_type"] = self.data_type
+            out["data_type"] = _enum_data(self.data_type)
         out["dims"] = list(self.dims)
         if self.reshape is not None:
             out["reshape"] = {"shape": list(self.reshape)} if self.reshape else {}
@@ -199,7 +204,7 @@ class InstanceGroupSpec:
         out: dict[str, Any] = {}
         if self.count:
             out["count"] = self.count
-        out["kind"] = self.kind
+        out["kind"] = _enum_data(self.kind)
         if self.gpus:
             out["gpus"] = list(self.gpus)
         out.update(self.extra)

@@ -111,6 +111,19 @@ def normalize_backend(name: str) -> str:
     return key
 
 
+def check_folder_name(name: str) -> str:
+    """What a spec file or an imported repository may name a model: any one folder name.
+
+    Looser than `check_model_name` (what `add`/`export` create): a repository the server loads may
+    use other characters (validate warns about them), but never a path that leaves the repository.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise UsageError(
+            f"invalid model name {name!r}", hint="a model name is one folder name (no '/', '..')"
+        )
+    return name
+
+
 def check_model_name(name: str) -> str:
     """A model name must be a single safe directory name (no '/', '..', spaces or control chars)."""
     if not _MODEL_NAME.fullmatch(name) or name in (".", ".."):

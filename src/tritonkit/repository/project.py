@@ -180,7 +180,7 @@ def parse_entry(entry: Any, spec_path: Path) -> ModelSpec:
     from tritonkit.errors import UsageError
     from tritonkit.model.messages import MessageDataError, did_you_mean, fill_message
     from tritonkit.model.schema import new_config
-    from tritonkit.model.spec import check_model_name
+    from tritonkit.model.spec import check_folder_name
 
     if not isinstance(entry, dict):
         raise _fail(
@@ -213,7 +213,7 @@ def parse_entry(entry: Any, spec_path: Path) -> ModelSpec:
             why = f"tritonkit's own keys go under `tritonkit:` (tritonkit: {{{exc.path[0]}: ...}})"
         raise _fail(spec_path, _line(entry, exc.path), exc.message, why) from None
     try:
-        check_model_name(message.name)
+        check_folder_name(message.name)
     except UsageError as exc:
         raise _fail(spec_path, _line(entry, ("name",)), exc.message, exc.hint) from None
     return ModelSpec.from_message(message, own)
