@@ -125,9 +125,11 @@ def test_random_configs_survive_import_spec_and_render(tmp_path: Path, data: dic
 
 
 def corpus() -> dict[str, str]:
+    from test_validate_agreement import CASES as AGREEMENT
     from validate_corpus import CASES
 
-    texts = {
+    texts = {f"agreement/{k}": v for k, v in AGREEMENT.items()}
+    texts |= {
         f"corpus/{k}": str(c.files["config.pbtxt"]) for k, c in CASES.items() if "config.pbtxt" in c.files
     }
     texts |= {f"golden/{p.name}": p.read_text() for p in sorted(GOLDEN.glob("*.config.pbtxt"))}

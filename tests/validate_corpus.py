@@ -152,6 +152,9 @@ CASES: dict[str, Case] = {
     "ok_no_execute": ok(py("ok_no_execute", model_py="class TritonPythonModel:\n    def initialize(self, args):\n        pass\n"), "python.no-execute"),
     "ok_bls_self": ok(py("ok_bls_self", model_py=BLS.format(target="ok_bls_self")), "python.bls-self"),
     "ok_bls_elsewhere": ok(py("ok_bls_elsewhere", model_py=BLS.format(target="in_another_repository")), "python.bls-unknown-model"),
+    # It loads; its first request fails ("unexpected inference output/input"): an error validate reports
+    # before serving, so not a case for the load-verdict comparison (server=False).
+    "bls_wrong_names": Case(py("bls_wrong_names", model_py=BLS.replace('["y"], inputs=[]', '["y", "OUTPUT1"], inputs=[pb_utils.Tensor("X", None)]').format(target="ok_plain")), True, ("bls.unknown-output", "bls.unknown-input"), server=False),
     "ok_unknown_platform_with_backend": ok(py("ok_unknown_platform_with_backend", platform="my_platform"), "schema.unknown-platform"),
     # ----------------------------------------------------------------------------------- layout
     "name_mismatch": bad(py("other_name"), "layout.name-mismatch"),

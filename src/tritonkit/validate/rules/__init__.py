@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tritonkit.validate.rules import (
     artifact,
     batching,
+    bls,
     ensemble,
     instances,
     io,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 # Every family, in the order the registry lists them.
 FAMILIES: tuple[Family, ...] = tuple(
-    m.FAMILY for m in (layout, schema, io, batching, instances, ensemble, pytorch, python, artifact)
+    m.FAMILY for m in (layout, schema, io, batching, instances, ensemble, pytorch, python, bls, artifact)
 )
 RULES: dict[str, Rule] = {rule.id: rule for family in FAMILIES for rule in family.rules}
 

@@ -160,8 +160,11 @@ def _module_strings(tree: ast.Module) -> dict[str, str]:
 
 
 def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: RepositoryContext) -> list[Finding]:
+    from tritonkit.validate.rules import bls
+
     findings: list[Finding] = []
     constants: dict[str, str] | None = None
+    env: bls.Env | None = None
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -204,4 +207,7 @@ def _bls_targets(model: ModelContext, tree: ast.Module, file: str, repo: Reposit
                     + "(a model from another --model-repository of the same server is not seen here)",
                 )
             )
+        else:  # the tensor names it sends and asks for, against the target's config
+            env = bls.bindings(tree) if env is None else env
+            findings.extend(bls.check_request(model, node, repo.models[target], env, file))
     return findings
