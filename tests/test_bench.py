@@ -17,6 +17,7 @@ from client_support import copy_example, server_binary, start_test_server
 from conftest import require
 from tritonkit.bench.loadgen import Measurement
 from tritonkit.bench.perf_analyzer import find_perf_analyzer, parse_report
+from tritonkit.bench.report import COLUMNS
 from tritonkit.bench.run import (
     BenchOptions,
     BenchResult,
@@ -78,12 +79,17 @@ def test_table_csv_json_mark_the_best() -> None:
     slow, fast = Variant(1, False), Variant(2, True)
     result.rows = [BenchRow(slow, _m(100.0)), BenchRow(slow, _m(150.0, 4)), BenchRow(fast, _m(450.0, 4))]
     result.best = fast
+    result.mode = "sweep"
     table = format_table(result)
-    best_line = next(line for line in table.splitlines() if "<- best" in line)
+    best_line = next(line for line in table.splitlines() if line.startswith("* "))
     assert "2 instances, dynamic batching" in best_line and "450.0" in best_line
     assert "3.00x the first variant" in table
+    header, rule = table.splitlines()[:2]
+    assert len(header.split()) >= 11 and "req/s" in header and "infer/s" in header
+    assert len(rule.split()) == len(COLUMNS)  # every column has a header: none is nameless
     csv_lines = result.to_csv().splitlines()
-    assert csv_lines[0].startswith("variant,instances,dynamic_batching,batch_size,concurrency,infer_per_s")
+    assert csv_lines[0].startswith("variant,instances,dynamic_batching,max_batch_size")
+    assert "requests_per_s" in csv_lines[0] and "infer_per_s" in csv_lines[0]
     assert len(csv_lines) == 4
     assert json.loads(json.dumps(result.to_dict()))["best"]["label"] == "2 instances, dynamic batching"
 
@@ -99,8 +105,17 @@ def test_parse_perf_analyzer_report() -> None:
         "Concurrency,Inferences/Second,Client Send,p50 latency,p90 latency,p95 latency,p99 latency\n"
         "2,5920.7,31,330,418,453,549\n"
     )
-    m = parse_report(text, batch_size=1, concurrency=2)
+    stdout = (
+        "  Pass [1] throughput: 5800.0 infer/sec. Avg latency: 1402 usec\n"
+        "  Pass [2] throughput: 6000.0 infer/sec. Avg latency: 1692 usec\n"
+        "  Pass [3] throughput: 5900.0 infer/sec. Avg latency: 1847 usec\n"
+        "  Client: \n    Request count: 11841\n    Throughput: 5920.7 infer/sec\n"
+    )
+    m = parse_report(text, batch_size=1, concurrency=2, stdout=stdout)
     assert (m.infer_per_s, m.p50_ms, m.p99_ms, m.engine) == (5920.7, 0.33, 0.549, "perf_analyzer")
+    # every measured field filled: the request count, the seconds it took, the windows' spread
+    assert m.requests == 11841 and m.seconds == pytest.approx(2.0, rel=0.01)
+    assert m.spread_pct == pytest.approx(200 / 5900 * 100)
 
 
 def test_apply_variant_to_a_plain_config(tmp_path: Path) -> None:
@@ -134,6 +149,9 @@ def test_apply_variant_through_tritonkit_yaml(tmp_path: Path) -> None:
 
 def test_bench_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["bench", "m", "--apply"]) == 2
+    assert run(["bench", "m", "--tune"]) == 2  # no budget
+    assert run(["bench", "m", "--tune", "--latency-budget", "fast"]) == 2
+    assert run(["bench", "m", "--shape", "ids"]) == 2
     assert run(["bench", "m", "--concurrency", "a,b"]) == 2
     assert run(["bench", "m", "--sweep", "--batching", "maybe"]) == 2
     assert run(["bench", "m", "--url", "127.0.0.1:9", "--engine", "builtin"]) == 3
@@ -180,7 +198,7 @@ def test_bench_builtin_measures_each_point(explicit_server: tuple[object, Path],
     server, _ = explicit_server
     seen: list[str] = []
     options = BenchOptions(
-        concurrency=[1, 2], batch_sizes=[1, 4], duration_s=0.4, warmup_s=0.1, engine="builtin"
+        concurrency=[1, 2], batch_sizes=[1, 4], duration_s=0.4, warmup_s=0.1, engine="builtin", max_runs=1
     )
     result = run_bench(server.http_url, "add_sub", options, progress=lambda d, t, w: seen.append(w))  # type: ignore[attr-defined]
     assert [(r.measurement.batch_size, r.measurement.concurrency) for r in result.rows] == [
@@ -216,6 +234,8 @@ def test_bench_cli_writes_csv_json_and_plot(
         "0.3",
         "--engine",
         "builtin",
+        "--max-runs",
+        "1",
     ]  # type: ignore[attr-defined]
     csv_path, json_path, png = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "r.png"
     assert run([*argv, "--csv", str(csv_path), "--json", str(json_path), "--plot", str(png)]) == 0
@@ -245,14 +265,19 @@ def test_sweep_measures_variants_and_restores(
         "0.5",
         "--engine",
         "builtin",
+        "--max-runs",
+        "1",
     ]
     assert run([*argv, "--instances", "1,2", "--batching", "off,on", "--quiet"]) == 0
     out = capsys.readouterr().out
-    table = [line for line in out.splitlines() if "instance" in line and "batch" in line and "  1  " in line]
+    table = [
+        line for line in out.splitlines() if "instance" in line and "batching" in line and "  1  " in line
+    ]
     assert len(table) == 4, out
-    for line in table:  # measured numbers in every row
-        assert float(line.split()[-4].replace(",", "")) > 0 if "<- best" not in line else True
-    assert sum("<- best" in line for line in out.splitlines()) == 1
+    for line in table:  # measured numbers in every row: requests/s and infer/s
+        cells = line.split("batching")[1].split()
+        assert float(cells[2].replace(",", "")) > 0 and float(cells[3].replace(",", "")) > 0
+    assert sum(line.startswith("* ") for line in out.splitlines()) == 1
     assert "nothing was written" in out
     assert _digest(repo) == before_disk
     after = _loaded_config(url)
@@ -270,8 +295,8 @@ def test_sweep_restores_on_interrupt(explicit_server: tuple[object, Path]) -> No
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(url, "add_sub", BenchOptions([1], [1], 0.2, 0.05, engine="builtin"), instances=[3],
-                  batching=[True], progress=interrupt)  # fmt: skip
+        options = BenchOptions([1], [1], 0.2, 0.05, engine="builtin", max_runs=1)
+        run_sweep(url, "add_sub", options, instances=[3], batching=[True], progress=interrupt)
     after = _loaded_config(url)
     assert after["instance_group"] == before["instance_group"] and "dynamic_batching" not in after
     assert InterruptedByUser.exit_code == 130
@@ -288,7 +313,21 @@ def test_sweep_apply_writes_the_winner(
     try:
         argv = ["bench", "add_sub", "--sweep", "--apply", "--repo", str(repo), "--url", url, "-c", "1"]
         assert (
-            run([*argv, "--duration", "0.3", "--instances", "1", "--batching", "on", "--engine", "builtin"])
+            run(
+                [
+                    *argv,
+                    "--duration",
+                    "0.3",
+                    "--instances",
+                    "1",
+                    "--batching",
+                    "on",
+                    "--engine",
+                    "builtin",
+                    "--max-runs",
+                    "1",
+                ]
+            )
             == 0
         )
         assert "applied the best variant to" in capsys.readouterr().out
@@ -323,6 +362,7 @@ def test_sweep_needs_explicit_mode(tmp_path: Path, capsys: pytest.CaptureFixture
         assert run(argv) == 3
         err = capsys.readouterr().err
         assert "does not allow loading models" in err and "explicit" in err
+        assert "polls its repository" not in err  # the server runs in mode none: it polls nothing
         assert _digest(repo) == before
     finally:
         server.stop()
@@ -361,6 +401,8 @@ def test_a_server_that_dies_mid_bench(
 def test_bench_with_perf_analyzer_when_set_up(explicit_server: tuple[object, Path]) -> None:
     require(find_perf_analyzer() is not None, "perf_analyzer", "run scripts/get-perf-analyzer.sh")
     server, _ = explicit_server
-    result = run_bench(server.http_url, "add_sub", BenchOptions([2], [1], 0.5, engine="perf_analyzer"))  # type: ignore[attr-defined]
+    result = run_bench(
+        server.http_url, "add_sub", BenchOptions([2], [1], 0.5, engine="perf_analyzer", max_runs=1)
+    )  # type: ignore[attr-defined]
     m = result.rows[0].measurement
     assert result.engine == "perf_analyzer" and m.infer_per_s > 0 and m.p99_ms > 0

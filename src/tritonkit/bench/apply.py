@@ -12,7 +12,8 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
 
     Only the swept fields change: the instance count (one group, as measured, keeping the first
     group's kind, KIND_AUTO when there was none, its GPUs and other fields) and whether dynamic
-    batching is on. Every other field of the config is kept.
+    batching is on; with --tune also max_batch_size, the max queue delay and the preferred batch sizes.
+    Every other field of the config is kept.
     """
     import dataclasses
 
@@ -37,6 +38,12 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
             spec.extra.pop("sequence_batching", None)  # one scheduling choice (a oneof)
         elif variant.dynamic_batching is False:
             spec.dynamic_batching = None
+        if variant.max_batch_size is not None:
+            spec.max_batch_size = variant.max_batch_size
+        if spec.dynamic_batching is not None and variant.queue_delay_us is not None:
+            spec.dynamic_batching.max_queue_delay_microseconds = variant.queue_delay_us
+        if spec.dynamic_batching is not None and variant.preferred_batch_sizes is not None:
+            spec.dynamic_batching.preferred_batch_sizes = list(variant.preferred_batch_sizes)
         project.upsert(spec)
         write_text_atomic(config_path, render_config(spec))
         write_project(project)
@@ -59,6 +66,13 @@ def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us
         config.dynamic_batching.max_queue_delay_microseconds = queue_delay_us
     elif variant.dynamic_batching is False:
         config.ClearField("dynamic_batching")
-    text = "# Written by `tritonkit bench --sweep --apply`.\n" + text_format.MessageToString(config)
+    if variant.max_batch_size is not None:
+        config.max_batch_size = variant.max_batch_size
+    if config.HasField("dynamic_batching") and variant.queue_delay_us is not None:
+        config.dynamic_batching.max_queue_delay_microseconds = variant.queue_delay_us
+    if config.HasField("dynamic_batching") and variant.preferred_batch_sizes is not None:
+        del config.dynamic_batching.preferred_batch_size[:]
+        config.dynamic_batching.preferred_batch_size.extend(variant.preferred_batch_sizes)
+    text = "# Written by `tritonkit bench --sweep/--tune --apply`.\n" + text_format.MessageToString(config)
     write_text_atomic(config_path, text)
     return [config_path]

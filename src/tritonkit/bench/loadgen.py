@@ -7,6 +7,7 @@ ends. The first error stops every thread; a server that stops answering becomes 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from dataclasses import dataclass
@@ -18,19 +19,49 @@ if TYPE_CHECKING:
     from tritonkit.client.client import Client
 
 
+NAN = float("nan")
+
+
 @dataclass(frozen=True)
 class Measurement:
-    """Throughput and latency of one (batch size, concurrency) point."""
+    """Throughput and latency of one (batch size, concurrency) point.
+
+    Requests/s counts requests; inferences/s counts samples (requests x batch size, perf_analyzer's
+    "infer/sec"). `spread_pct` is how far the throughput of the measurement's windows apart were
+    ((max - min) / mean); `runs` how often the point was measured until it was stable. The queue and
+    compute times are per request, from the server's statistics over the point.
+    """
 
     batch_size: int
     concurrency: int
     requests: int  # completed inside the measurement window
     seconds: float
-    infer_per_s: float  # requests * batch_size / seconds (perf_analyzer's "infer/sec")
+    infer_per_s: float  # requests * batch_size / seconds
     p50_ms: float
     p90_ms: float
     p99_ms: float
     engine: str = "builtin"
+    spread_pct: float = NAN
+    runs: int = 1
+    queue_ms: float = NAN
+    compute_input_ms: float = NAN
+    compute_infer_ms: float = NAN
+    compute_output_ms: float = NAN
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.infer_per_s / self.batch_size
+
+    def percentile_ms(self, name: str) -> float:
+        """p50, p90 or p99 latency by name."""
+        return float(getattr(self, f"{name}_ms"))
+
+
+def spread(values: list[float]) -> float:
+    """(max - min) / mean in percent; NaN for fewer than two values."""
+    if len(values) < 2 or not sum(values):
+        return NAN
+    return (max(values) - min(values)) / (sum(values) / len(values)) * 100.0
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float, float]:
@@ -119,6 +150,10 @@ def measure(
         last = max((t for rec in records for (t, _) in rec), default=window_start)
         seconds = max(min(seconds, last - window_start), 1e-9)
     p50, p90, p99 = _percentiles(latencies)
+    # three equal windows of the measurement, as perf_analyzer's stability check compares
+    done = sorted(t for rec in records for (t, _) in rec)
+    edges = [window_start + seconds * i / 3 for i in range(4)]
+    counts = [sum(1 for t in done if lo <= t < hi) for lo, hi in itertools.pairwise(edges)]
     return Measurement(
         batch_size=batch_size,
         concurrency=concurrency,
@@ -128,4 +163,5 @@ def measure(
         p50_ms=p50,
         p90_ms=p90,
         p99_ms=p99,
+        spread_pct=spread([float(c) for c in counts]) if len(done) >= 30 else NAN,
     )

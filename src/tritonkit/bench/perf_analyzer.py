@@ -11,13 +11,14 @@ import csv
 import functools
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tritonkit.bench.loadgen import Measurement
+from tritonkit.bench.loadgen import Measurement, spread
 from tritonkit.errors import EngineUnavailableError, InferenceError
 
 
@@ -57,8 +58,9 @@ def measure_with_perf_analyzer(
     batch_size: int,
     duration_s: float,
     shapes: dict[str, list[int]] | None = None,
+    input_data: Path | None = None,
 ) -> Measurement:
-    """One (batch, concurrency) point measured by perf_analyzer (it makes its own random inputs)."""
+    """One (batch, concurrency) point measured by perf_analyzer, sending `input_data` (its JSON format)."""
     binary = find_perf_analyzer()
     if binary is None:
         raise EngineUnavailableError(
@@ -73,27 +75,38 @@ def measure_with_perf_analyzer(
             "-i", protocol,
             "-b", str(batch_size),
             "--concurrency-range", f"{concurrency}:{concurrency}",
-            "--measurement-interval", str(max(int(duration_s * 1000), 200)),
-            # Short windows on a shared 2-core machine are never "stable" by perf_analyzer's default
-            # 10 %: accept any spread; the measurement window itself is what the user asked for.
+            "--measurement-interval", str(max(int(duration_s * 1000 / 3), 200)),
+            # Three windows make the measurement. perf_analyzer's own stability rule (3 windows within
+            # 10 %) fails on a shared 2-core machine; tritonkit repeats an unstable point instead.
             "--max-trials", "3",
             "--stability-percentage", "999",
+            "-v",
             "-f", str(report),
         ]  # fmt: skip
         for name, dims in (shapes or {}).items():
             cmd += ["--shape", f"{name}:{','.join(str(d) for d in dims)}"]
+        if input_data is not None:
+            cmd += ["--input-data", str(input_data)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60 + duration_s * 10, cwd=tmp)
         except subprocess.TimeoutExpired as exc:
             raise InferenceError(f"perf_analyzer did not finish measuring {model!r}") from exc
         if proc.returncode != 0 or not report.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            lines = (proc.stderr + "\n" + proc.stdout).strip().splitlines()
+            errors = [line.strip() for line in lines if "error" in line.lower() or "failed" in line.lower()]
+            tail = (errors or lines)[-3:]
             raise InferenceError(f"perf_analyzer failed on {model!r}: {' | '.join(tail)}")
-        return parse_report(report.read_text(), batch_size=batch_size, concurrency=concurrency)
+        return parse_report(
+            report.read_text(), batch_size=batch_size, concurrency=concurrency, stdout=proc.stdout
+        )
 
 
-def parse_report(text: str, *, batch_size: int, concurrency: int) -> Measurement:
-    """perf_analyzer's -f CSV (latencies in µs) -> Measurement."""
+_PASS = re.compile(r"Pass \[\d+\] throughput: ([0-9.]+) infer/sec")
+_REQUESTS = re.compile(r"Request count: (\d+)")
+
+
+def parse_report(text: str, *, batch_size: int, concurrency: int, stdout: str = "") -> Measurement:
+    """perf_analyzer's -f CSV (latencies in µs) and its -v output (windows, request count) -> Measurement."""
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise InferenceError("perf_analyzer wrote an empty report")
@@ -103,14 +116,18 @@ def parse_report(text: str, *, batch_size: int, concurrency: int) -> Measurement
         return float(row.get(key, "nan") or "nan") / 1000.0
 
     qps = float(row["Inferences/Second"])
+    windows = [float(v) for v in _PASS.findall(stdout)][-3:]
+    counts = _REQUESTS.findall(stdout)
+    requests = int(counts[-1]) if counts else 0
     return Measurement(
         batch_size=batch_size,
         concurrency=int(row.get("Concurrency", concurrency) or concurrency),
-        requests=0,
-        seconds=0.0,
+        requests=requests,
+        seconds=requests * batch_size / qps if qps else 0.0,
         infer_per_s=qps,
         p50_ms=ms("p50 latency"),
         p90_ms=ms("p90 latency"),
         p99_ms=ms("p99 latency"),
         engine="perf_analyzer",
+        spread_pct=spread(windows),
     )

@@ -222,7 +222,8 @@ def _on_off_list(text: str) -> list[bool]:
 def bench(
     model: Annotated[str, typer.Argument(help="Model name on the server.")],
     concurrency: Annotated[
-        str, typer.Option("--concurrency", "-c", help="Concurrency levels, e.g. 1,2,4.")
+        str,
+        typer.Option("--concurrency", "-c", help="Concurrency levels, e.g. 1,2,4 (--tune searches its own)."),
     ] = "1,2,4",
     batch_size: Annotated[str, typer.Option("--batch-size", "-b", help="Batch sizes, e.g. 1,4.")] = "1",
     duration: Annotated[float, typer.Option("--duration", help="Seconds measured per point.")] = 2.0,
@@ -236,20 +237,66 @@ def bench(
     engine: Annotated[
         str, typer.Option("--engine", help="auto (perf_analyzer if set up), builtin, perf_analyzer.")
     ] = "auto",
+    shape: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--shape", help="NAME:DIMS for an input with variable dims, e.g. input_ids:32 (repeat)."
+        ),
+    ] = None,
+    input_data: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--input-data",
+            help="Values to send: an .npz/.json file by input name, or 'golden' (the model's golden sample).",
+        ),
+    ] = None,
     sweep: Annotated[
         bool,
-        typer.Option("--sweep", help="Try config variants (needs a server in explicit model-control mode)."),
+        typer.Option(
+            "--sweep", help="Try a grid of config variants (server in explicit model-control mode)."
+        ),
     ] = False,
-    instances: Annotated[str, typer.Option("--instances", help="Instance counts for --sweep.")] = "1,2",
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune",
+            help="Search instances, dynamic batching, max_batch_size and concurrency for the best config "
+            "within --latency-budget (server in explicit model-control mode).",
+        ),
+    ] = False,
+    latency_budget: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--latency-budget", help="e.g. p99=20ms: --tune's limit (and --sweep's, when given)."),
+    ] = None,
+    instances: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--instances", help="Instance counts (--sweep default 1,2; --tune default 1-4)."),
+    ] = None,
     batching: Annotated[
         str, typer.Option("--batching", help="Dynamic batching settings for --sweep.")
     ] = "off,on",
+    max_batch_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--max-batch-size", help="max_batch_size values (--sweep: as configured; --tune: 1-64)."
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", help="Highest concurrency --tune tries.")
+    ] = 1024,
     queue_delay_us: Annotated[
         int,
         typer.Option("--queue-delay-us", help="max_queue_delay_microseconds when --sweep turns batching on."),
     ] = 100,
     apply: Annotated[
-        bool, typer.Option("--apply", help="Write the best variant to config.pbtxt and tritonkit.yaml.")
+        bool,
+        typer.Option(
+            "--apply", help="Write the best variant's swept fields to config.pbtxt and tritonkit.yaml."
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="--apply even when measured on tritonkit's Python-backend runtime."),
     ] = False,
     repo: RepoOption = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV.")] = None,  # noqa: UP045
@@ -259,23 +306,52 @@ def bench(
     ] = None,
     plot: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--plot", help="Save a PNG of throughput and p99 against concurrency (needs matplotlib)."
-        ),
+        typer.Option("--plot", help="Save the charts as a PNG (needs matplotlib)."),
     ] = None,
+    html_path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--html", help="Save an HTML report: details, table and charts in one file."),
+    ] = None,
+    stability: Annotated[
+        float,
+        typer.Option(
+            "--stability", help="Percent the windows of a point may differ before it is remeasured."
+        ),
+    ] = 15.0,
+    max_runs: Annotated[
+        int, typer.Option("--max-runs", help="Measure an unstable point at most this often.")
+    ] = 3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     url: UrlOption = None,
     server: ServerOption = None,
     protocol: ProtocolOption = "http",
 ) -> None:
-    """Measure throughput and p50/p90/p99 latency; --sweep tries instance counts x dynamic batching."""
+    """Measure requests/s, inferences/s and p50/p90/p99 latency; --sweep tries a grid, --tune searches."""
     import sys
 
-    from tritonkit.bench.run import BenchOptions, format_table, run_bench, run_sweep, save_plot
+    from tritonkit.bench.data import parse_shape
+    from tritonkit.bench.run import (
+        BenchOptions,
+        Budget,
+        TuneSpace,
+        format_table,
+        render_html,
+        run_bench,
+        run_sweep,
+        run_tune,
+        save_plot,
+    )  # fmt: skip
     from tritonkit.repository.project import resolve_repository
 
-    if apply and not sweep:
-        raise UsageError("--apply needs --sweep")
+    if apply and not (sweep or tune):
+        raise UsageError("--apply needs --sweep or --tune")
+    if sweep and tune:
+        raise UsageError("--sweep and --tune exclude each other", hint="--sweep: the grid; --tune: a search")
+    if tune and latency_budget is None:
+        raise UsageError("--tune needs a --latency-budget", hint="e.g. --latency-budget p99=20ms")
+    budget = Budget.parse(latency_budget) if latency_budget is not None else None
+    repository = resolve_repository(repo)
+    shapes = dict(parse_shape(text) for text in shape or [])
     url = _server_url(url, server, protocol)
     options = BenchOptions(
         concurrency=_int_list(concurrency, "--concurrency"),
@@ -284,34 +360,55 @@ def bench(
         warmup_s=max(warmup, 0.0),
         max_requests=requests,
         engine=engine,
+        shapes=shapes,
+        input_data=input_data,
+        repository=repository if repository.is_dir() else None,
+        stability_pct=stability,
+        max_runs=max_runs,
     )
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, what: str) -> None:
         if quiet:
             return
-        line = f"[{done}/{total}] {what}"
+        line = f"[{done}/{total}] {what}" if total else f"[{done}] {what}"
         if tty:
             typer.echo("\r\033[K" + line, err=True, nl=False)
         elif " infer/s" in what:  # in a log, only the finished points
             echo(line, err=True)
 
-    if sweep:
+    sizes = _int_list(max_batch_size, "--max-batch-size") if max_batch_size else None
+    counts = _int_list(instances, "--instances") if instances else None
+    if tune:
+        assert budget is not None
+        space = TuneSpace(instances=counts, max_batch_sizes=sizes, max_concurrency=max_concurrency)
+        result = run_tune(
+            url, model, budget, options, protocol=_protocol(protocol), space=space,
+            repository=repository if apply else None, apply=apply, force=force, progress=progress,
+        )  # fmt: skip
+    elif sweep:
         result = run_sweep(
-            url, model, options, protocol=_protocol(protocol),
-            instances=_int_list(instances, "--instances"), batching=_on_off_list(batching),
-            queue_delay_us=queue_delay_us, repository=resolve_repository(repo) if apply else None,
-            apply=apply, progress=progress,
+            url, model, options, protocol=_protocol(protocol), instances=counts or [1, 2],
+            batching=_on_off_list(batching), max_batch_sizes=sizes, queue_delay_us=queue_delay_us,
+            budget=budget, repository=repository if apply else None, apply=apply, force=force,
+            progress=progress,
         )  # fmt: skip
     else:
         result = run_bench(url, model, options, protocol=_protocol(protocol), progress=progress)
+        result.budget = budget
     if tty and not quiet:
         typer.echo("\r\033[K", err=True, nl=False)
     if json_path is not None and str(json_path) == "-":
         echo(json.dumps(result.to_dict()))
         return
-    echo(f"{model} at {result.url} ({result.protocol}, engine: {result.engine})")
+    echo(f"{model} at {result.url} ({result.protocol}, engine: {result.engine}, inputs: {result.inputs})")
+    if result.runtime is not None:
+        echo(f"note: {model} runs through {result.runtime}, not the real backend")
     echo(format_table(result))
+    for label, verdict in result.verdicts.items():
+        echo(f"  {label}: {verdict}")
+    if tune:
+        echo(f"searched {len(result.variants())} configs, {len(result.rows)} points in {result.wall_s:.0f} s")
     if csv_path is not None:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         csv_path.write_text(result.to_csv(), encoding="utf-8")
@@ -322,7 +419,11 @@ def bench(
         echo(f"wrote {json_path}")
     if plot is not None:
         echo(f"wrote {save_plot(result, plot)}")
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(result), encoding="utf-8")
+        echo(f"wrote {html_path}")
     for path in result.applied:
         echo(f"applied the best variant to {path}")
-    if sweep and not apply:
+    if (sweep or tune) and not apply:
         echo("nothing was written; the original config is loaded again (use --apply to keep the best)")

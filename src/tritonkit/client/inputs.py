@@ -91,14 +91,38 @@ def bind_inputs(args: list[InputArg], info: ModelInfo) -> dict[str, Any]:
     return values
 
 
-def random_inputs(info: ModelInfo, *, batch_size: int = 1, seed: int | None = 0) -> dict[str, NDArray[Any]]:
-    """Random data for every input: variable dims become 1, the batch dim `batch_size` when batching."""
+def random_inputs(
+    info: ModelInfo,
+    *,
+    batch_size: int = 1,
+    seed: int | None = 0,
+    shapes: dict[str, list[int]] | None = None,
+    ranges: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, NDArray[Any]]:
+    """Random data for every input, valid where the model shows what is valid.
+
+    Variable dims take `shapes[name]` (dims without the batch dim) or 1; the batch dim is `batch_size`
+    when the model batches. Integer inputs draw from `ranges[name]` = [low, high) when given (ids
+    within a vocabulary), else 0/1 for masks (see `is_mask`) and [0, 10) for others.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
     values: dict[str, NDArray[Any]] = {}
     for tensor in info.inputs:
-        shape = [d if d > 0 else 1 for d in tensor.dims]
+        given = (shapes or {}).get(tensor.name)
+        if given is not None and len(given) != len(tensor.dims):
+            raise UsageError(
+                f"--shape {tensor.name}: {len(given)} dims given, the model has {len(tensor.dims)} "
+                f"({list(tensor.dims)})",
+                hint="give the dims without the batch dim, e.g. --shape "
+                + tensor.name
+                + ":"
+                + ",".join(str(d if d > 0 else 16) for d in tensor.dims),
+            )
+        if given is not None and any(d > 0 and g != d for d, g in zip(tensor.dims, given, strict=True)):
+            raise UsageError(f"--shape {tensor.name}: {given} does not fit the model's {list(tensor.dims)}")
+        shape = list(given) if given is not None else [d if d > 0 else 1 for d in tensor.dims]
         if info.batched:
             shape = [batch_size, *shape]
         wire = tensor.wire_type
@@ -107,7 +131,25 @@ def random_inputs(info: ModelInfo, *, batch_size: int = 1, seed: int | None = 0)
         elif wire == "BOOL":
             values[tensor.name] = rng.integers(0, 2, size=shape).astype(bool)
         elif wire.startswith(("INT", "UINT")):
-            values[tensor.name] = rng.integers(0, 10, size=shape).astype(tensor.numpy_type)
+            low, high = (ranges or {}).get(tensor.name) or ((0, 2) if is_mask(tensor.name) else (0, 10))
+            values[tensor.name] = rng.integers(low, max(high, low + 1), size=shape).astype(tensor.numpy_type)
         else:
             values[tensor.name] = rng.standard_normal(size=shape).astype(np.float32)
     return values
+
+
+def is_mask(name: str) -> bool:
+    """An input that holds 0/1 flags by its name (`attention_mask`, `mask`, `padding_mask`)."""
+    return "mask" in name.lower()
+
+
+def value_ranges(sample: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """[low, high) per integer input of a sample (e.g. a golden sample): the ids the model was shown."""
+    import numpy as np
+
+    ranges: dict[str, tuple[int, int]] = {}
+    for name, value in sample.items():
+        array = np.asarray(value)
+        if array.size and array.dtype.kind in "iu":
+            ranges[name] = (int(array.min()), int(array.max()) + 1)
+    return ranges
