@@ -126,10 +126,8 @@ class Variants:
 def check_apply(apply: bool, repository: Path | None, model: str) -> None:
     if apply and repository is None:
         raise UsageError("--apply needs the repository to write to", hint="pass --repo DIR")
-    if apply and repository is not None and not (repository / model / "config.pbtxt").is_file():
-        raise RepositoryError(
-            f"{repository / model / 'config.pbtxt'} not found", hint="pass the right --repo"
-        )
+    if apply and repository is not None and not (repository / model / CONFIG_FILE).is_file():
+        raise RepositoryError(f"{repository / model / CONFIG_FILE} not found", hint="pass the right --repo")
 
 
 def check_runtime(result: BenchResult, apply: bool, force: bool) -> None:
