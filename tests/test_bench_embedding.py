@@ -33,7 +33,8 @@ def gru_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, 
 
     from tritonkit.export import export_model
     from tritonkit.repository.scaffold import init_repository
-    from tritonkit.serve.local import LocalOptions, start_local_server
+    from tritonkit.serve.local import start_local_server
+    from tritonkit.serve.plan import ServeOptions
 
     class GRUClassifier(torch.nn.Module):
         def __init__(self) -> None:
@@ -62,7 +63,7 @@ def gru_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, 
     _python_embedding(repo / "embed_py")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(root / "cache"))  # the launcher's backend-dir cache, for the module
-        options = LocalOptions(
+        options = ServeOptions(
             model_control_mode="explicit",
             load_models=["gru_ts", "embed_py"],
             startup_timeout=240,
