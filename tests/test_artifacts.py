@@ -162,6 +162,17 @@ def test_batch_size_max_is_tried(exported: Path, tmp_path: Path) -> None:
     assert _rules(findings) == [("error", "artifact.dry-run-failed")] and "batch 8" in findings[0].message
 
 
+def test_a_huge_configured_shape_is_not_dry_run(exported: Path) -> None:
+    """dims [25000000] at max_batch_size 16 took 3.5 GB and 19 s (issue 14): now no allocation at all."""
+    import time
+
+    start = time.perf_counter()
+    findings = _check(exported, "mlp_torchscript", ("dims: [ 16 ]", "dims: [ 25000000 ]"))
+    assert ("info", "artifact.dry-run-skipped") in _rules(findings)
+    assert "batch 1" in next(f.message for f in findings if f.rule == "artifact.dry-run-skipped")
+    assert time.perf_counter() - start < 5
+
+
 def test_unloadable_file_other_platforms_and_missing_files(exported: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     (bad / "1").mkdir(parents=True)

@@ -17,7 +17,7 @@ import pytest
 from conftest import require
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW, snapshot
 from tritonkit.cli import run
-from tritonkit.errors import ExportError, RepositoryError, UsageError
+from tritonkit.errors import ExportError, RepositoryError, RepositoryWriteError, UsageError
 from tritonkit.model.schema import parse_config
 from tritonkit.repository.golden import load_golden
 from tritonkit.repository.project import load_project
@@ -285,7 +285,7 @@ def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.Ca
             (HeavyMLP(), torch.randn(1, 16), {"name": "mlp", "next": True}),  # a new version of a model
         ]
         for model, example, kwargs in cases:
-            with pytest.raises(ExportError, match="no space left") as info:
+            with pytest.raises(RepositoryWriteError, match="no space left") as info:
                 _export(model, example, repo=repo, **kwargs)
             assert "unchanged" in (info.value.hint or "")
             assert snapshot(mount) == before
@@ -293,7 +293,7 @@ def test_full_disk_leaves_repository_unchanged(tmp_path: Path, capsys: pytest.Ca
         code = run(
             ["export", str(tmp_path / "wide.pt"), "--name", "wide", "-e", "fp32:1,512", "--repo", str(repo)]
         )
-        assert code == 5 and "no space left" in capsys.readouterr().err
+        assert code == 6 and "no space left" in capsys.readouterr().err
         assert snapshot(mount) == before
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)

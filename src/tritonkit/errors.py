@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 3  # Docker engine / image / server binary / server not ready / port in use
     INFERENCE = 4  # the server rejected or failed an inference
     EXPORT = 5  # a model could not be exported or proven
+    WRITE = 6  # a file could not be written: disk full, read-only, permission denied, name too long
     INTERRUPTED = 130
 
 
@@ -101,7 +102,13 @@ class ExportError(TritonkitError):
     exit_code = ExitCode.EXPORT
 
 
+class RepositoryWriteError(TritonkitError):
+    """A file or folder could not be written (disk full, read-only, no permission); nothing was changed."""
+
+    exit_code = ExitCode.WRITE
+
+
 class InterruptedByUser(TritonkitError):
-    """The user pressed Ctrl-C; whatever was started has been cleaned up."""
+    """Ctrl-C or SIGTERM; whatever was started has been cleaned up (the message says what state is left)."""
 
     exit_code = ExitCode.INTERRUPTED

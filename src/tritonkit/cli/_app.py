@@ -76,8 +76,11 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
     from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
 
+    from tritonkit.signals import received, terminate_as_interrupt
+
     try:
-        result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
+        with terminate_as_interrupt():  # SIGTERM takes Ctrl-C's clean-up path (tritonkit/signals.py)
+            result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
     except TritonkitError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
@@ -86,11 +89,8 @@ def run(argv: list[str] | None = None) -> int:
     except ClickException as exc:
         exc.show()
         return int(ExitCode.USAGE)
-    except typer.Abort:
-        typer.echo("interrupted", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo(f"interrupted ({received()})", err=True)
         return int(ExitCode.INTERRUPTED)
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -59,14 +59,37 @@ def load_value(text: str, what: str) -> Any:
                 f"{what}: cannot read {path}: {exc}", hint="give a .npy/.npz file or JSON"
             ) from exc
     try:
-        return json.loads(stripped)
+        value = json.loads(stripped)
+    except RecursionError:
+        raise UsageError(f"{what}: the JSON value is nested too deeply", hint=_JSON_HINT) from None
     except ValueError:
         if stripped and stripped[0] not in "[{0123456789-.":
             return stripped  # a bare word, for BYTES inputs: --input text=hello
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise UsageError(f"{what}: {shown!r} is not valid JSON", hint=_JSON_HINT) from None
+    return _rectangular(value, what)
+
+
+_JSON_HINT = "write e.g. --input x='[[1, 2, 3]]' or --input x=@file.npy"
+
+
+def _rectangular(value: Any, what: str) -> Any:
+    """A JSON list as a numpy array: refuse ragged rows (`[[1, 2], [3]]`) and absurd nesting here."""
+    import numpy as np
+
+    if not isinstance(value, list):
+        return value
+    try:
+        array = np.asarray(value)
+    except (ValueError, RecursionError, OverflowError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "ragged"
         raise UsageError(
-            f"{what}: {text!r} is not valid JSON",
-            hint="write e.g. --input x='[[1, 2, 3]]' or --input x=@file.npy",
+            f"{what}: the value is {reason}: every row of a tensor must have the same length",
+            hint=_JSON_HINT,
         ) from None
+    if array.dtype == object and any(isinstance(v, list) for v in array.reshape(-1)):
+        raise UsageError(f"{what}: the value is ragged: every row of a tensor must have the same length")
+    return array
 
 
 def bind_inputs(args: list[InputArg], info: ModelInfo) -> dict[str, Any]:

@@ -9,29 +9,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import os
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
-from tritonkit.errors import ExportError
+from tritonkit.errors import ExportError, TritonkitError
 
 FORMATS = ("torchscript", "onnx")
 METHODS = ("trace", "script")
 
 
-def _write_error(path: Path, exc: BaseException) -> ExportError:
-    """A failed write of the artifact, naming a full disk when that is the cause."""
+def _write_error(path: Path, exc: BaseException) -> TritonkitError:
+    """A failed write of the artifact: an OS error (or torch's text of one) is a RepositoryWriteError."""
+    from tritonkit.repository.layout import write_error
+
+    if isinstance(exc, OSError):
+        return write_error(path, exc)
     text = str(exc)
-    full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text
+    full = "No space left" in text
     if not full:
         with contextlib.suppress(OSError):
             full = shutil.disk_usage(path.parent).free < 1 << 20
-    if full:
-        return ExportError(
-            f"cannot write {path.name}: no space left on the device holding {path.parent}",
-            hint="free some disk space and export again; the repository was left unchanged",
-        )
+    if full:  # torch's writers raise RuntimeError, not OSError, on a full disk
+        return write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     return ExportError(
         f"cannot write {path.name}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
     )

@@ -27,6 +27,7 @@ from tritonkit.model.spec import (
 from tritonkit.repository.adopt import keep_unowned
 from tritonkit.repository.golden import GOLDEN_FILE, save_golden
 from tritonkit.repository.layout import staged_dir, write_text_atomic
+from tritonkit.repository.lock import locked
 from tritonkit.repository.project import load_project
 from tritonkit.repository.render import render_config
 from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
@@ -173,6 +174,7 @@ def _keeps_training_mode(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @_keeps_training_mode
+@locked("repo")  # the whole export: it reads tritonkit.yaml, builds, then writes it back
 def export_model(
     model: Any,
     example_inputs: Any,

@@ -124,8 +124,18 @@ def check_folder_name(name: str) -> str:
     return name
 
 
+# A folder name holds 255 bytes (NAME_MAX); a model's name is also part of the names made from it (its
+# staging folder `.NAME.XXXXXXXX.staging`, the server's instance names `NAME_0_0`): keep room for them.
+MAX_MODEL_NAME = 200
+
+
 def check_model_name(name: str) -> str:
     """A model name must be a single safe directory name (no '/', '..', spaces or control chars)."""
+    if len(name) > MAX_MODEL_NAME:
+        raise UsageError(
+            f"model name of {len(name)} characters is too long (at most {MAX_MODEL_NAME})",
+            hint="use a shorter name",
+        )
     if not _MODEL_NAME.fullmatch(name) or name in (".", ".."):
         raise UsageError(
             f"invalid model name {name!r}",

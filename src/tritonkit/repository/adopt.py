@@ -14,9 +14,11 @@ from pathlib import Path
 
 from tritonkit.errors import RepositoryError
 from tritonkit.model.spec import ModelSpec, merge_owned, owned_fields
+from tritonkit.repository.lock import locked
 from tritonkit.repository.project import Project, load_project, write_project
 from tritonkit.repository.render import render_config
 from tritonkit.repository.scan import CONFIG_FILE, list_model_dirs
+from tritonkit.repository.staging import held_folder
 
 
 @dataclass
@@ -72,6 +74,7 @@ def keep_unowned(project: Project, spec: ModelSpec, owned: tuple[str, ...]) -> M
     return spec if previous is None else merge_owned(previous, spec, owned_fields(owned, spec))
 
 
+@locked("repository")
 def import_repository(
     repository: Path, *, models: list[str] | None = None, force: bool = False
 ) -> ImportResult:
@@ -130,6 +133,7 @@ class RemoveResult:
     removed_folder: Path | None = None
 
 
+@locked("repository")
 def remove_model(repository: Path, name: str, *, files: bool = False) -> RemoveResult:
     """Drop `name` from tritonkit.yaml and, with `files`, delete its model folder too."""
     project: Project = load_project(repository)
@@ -143,8 +147,11 @@ def remove_model(repository: Path, name: str, *, files: bool = False) -> RemoveR
     result = RemoveResult(name=name, spec_path=project.spec_path, removed_entry=spec is not None)
     trash = None
     if files and folder.is_dir():
-        trash = folder.with_name(f".{name}.removed-{os.getpid()}")
-        os.rename(folder, trash)  # out of the server's sight at once; deleted once the spec is written
+        # Out of the server's sight at once, and outside the repository (the server loads hidden folders
+        # too, see staging.py); deleted once the spec is written, or by the next run if killed.
+        with held_folder(folder, "removed") as holder:
+            os.rename(folder, holder / name)
+            trash = holder / name
     try:
         if spec is not None:
             project.remove(name)
@@ -154,6 +161,6 @@ def remove_model(repository: Path, name: str, *, files: bool = False) -> RemoveR
             os.rename(trash, folder)
         raise
     if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(trash.parent, ignore_errors=True)
         result.removed_folder = folder
     return result

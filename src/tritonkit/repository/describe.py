@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,25 +189,25 @@ def _zero(wire_type: str) -> Any:
 
 
 def _count(shape: list[int]) -> int:
-    count = 1
-    for d in shape:
-        count *= d
-    return count
+    return max(math.prod(shape), 0)
 
 
 def request_body(description: ModelDescription) -> dict[str, Any]:
-    """The JSON body of a KServe v2 infer request with placeholder data (batch 1, variable dims 1)."""
+    """The JSON body of a KServe v2 infer request with placeholder data (batch 1, variable dims 1).
+
+    The data is spelled out only up to `_INLINE_ELEMENTS` in all; a bigger body (dims [100000, 100000]
+    would be 10^10 values) carries `fill` and the element count instead, for `curl_example`'s script.
+    """
     inputs = []
+    small = sum(_count(t.example_shape()) for t in description.inputs) <= _INLINE_ELEMENTS
     for t in description.inputs:
         shape = t.example_shape()
-        inputs.append(
-            {
-                "name": t.name,
-                "shape": shape,
-                "datatype": t.wire_type,
-                "data": [_zero(t.wire_type)] * _count(shape),
-            }
-        )
+        item: dict[str, Any] = {"name": t.name, "shape": shape, "datatype": t.wire_type}
+        if small:
+            item["data"] = [_zero(t.wire_type)] * _count(shape)
+        else:
+            item["fill"] = _zero(t.wire_type)
+        inputs.append(item)
     return {"inputs": inputs, "outputs": [{"name": t.name} for t in description.outputs]}
 
 
@@ -214,13 +215,12 @@ def curl_example(description: ModelDescription) -> str:
     """A ready curl line; for large tensors it writes the body to a file with python3 first."""
     endpoint = f"http://{description.url}/v2/models/{description.name}/infer"
     body = request_body(description)
-    total = sum(len(i["data"]) for i in body["inputs"])
-    if total <= _INLINE_ELEMENTS:
+    if all("data" in i for i in body["inputs"]):
         payload = json.dumps(body, ensure_ascii=False)
         return f"curl -s -X POST {endpoint} -H 'Content-Type: application/json' -d {shlex.quote(payload)}"
     # Too big to inline: describe the data with a generator expression instead of spelling it out.
     spec = [
-        {"name": i["name"], "shape": i["shape"], "datatype": i["datatype"], "fill": i["data"][0]}
+        {"name": i["name"], "shape": i["shape"], "datatype": i["datatype"], "fill": i["fill"]}
         for i in body["inputs"]
     ]
     script = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,31 +32,33 @@ class GoldenSample:
 
 def save_golden(model_dir: Path, sample: GoldenSample) -> Path:
     """Write the sample into `model_dir` (atomically) and return its path."""
-    import os
-    import tempfile
-
     import numpy as np
+
+    from tritonkit.repository.layout import write_bytes_atomic
 
     arrays: dict[str, Any] = {}
     index = {"inputs": [], "outputs": [], "rtol": sample.rtol, "atol": sample.atol, "meta": sample.meta}
     for kind, tensors in (("inputs", sample.inputs), ("outputs", sample.outputs)):
         for name, value in tensors.items():
             key = f"a{len(arrays)}"
-            arrays[key] = np.asarray(value)
+            arrays[key] = _without_objects(np.asarray(value))
             index[kind].append([name, key])  # type: ignore[attr-defined]
     arrays["__index__"] = np.frombuffer(json.dumps(index).encode("utf-8"), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     target = model_dir / GOLDEN_FILE
-    fd, tmp = tempfile.mkstemp(prefix=f".{GOLDEN_FILE}.", dir=model_dir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(target, buffer.getvalue())
     return target
+
+
+def _without_objects(array: Any) -> Any:
+    """BYTES tensors (object arrays of str/bytes) as fixed-width bytes: saved without pickle."""
+    import numpy as np
+
+    if array.dtype != object:
+        return array
+    flat = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in array.reshape(-1)]
+    return np.array(flat, dtype=np.bytes_).reshape(array.shape)
 
 
 def load_golden(model_dir: Path) -> GoldenSample:
@@ -68,11 +71,19 @@ def load_golden(model_dir: Path) -> GoldenSample:
             f"no golden sample at {path}", hint="export the model with `tritonkit export` to create one"
         )
     try:
-        with np.load(path, allow_pickle=True) as data:
+        # Never unpickle: an .npz holding an object array runs code when loaded with allow_pickle.
+        with np.load(path, allow_pickle=False) as data:
             index = json.loads(bytes(data["__index__"]).decode("utf-8"))
             inputs = {name: data[key] for name, key in index["inputs"]}
             outputs = {name: data[key] for name, key in index["outputs"]}
-    except (OSError, ValueError, KeyError) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UsageError(
+                f"{path} holds a pickled object; tritonkit refuses to load it (unpickling can run code)",
+                hint="re-export the model to write a plain golden sample",
+            ) from exc
+        raise UsageError(f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model") from exc
+    except (OSError, KeyError, TypeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise UsageError(
             f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model"
         ) from exc

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tritonkit.errors import RepositoryError, UsageError
 from tritonkit.model.spec import ADD_FIELDS, EnsembleStepSpec, ModelSpec
-from tritonkit.repository.layout import write_text_atomic, write_tree
+from tritonkit.repository.layout import make_dirs, write_text_atomic, write_tree
+from tritonkit.repository.lock import locked
 from tritonkit.repository.project import (
     DEFAULT_REPOSITORY,
     SCHEMA_FILE,
@@ -53,6 +54,7 @@ class RenderResult:
     hand_edited: dict[Path, str] = field(default_factory=dict)
 
 
+@locked("directory")
 def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool = False) -> InitResult:
     """Create an empty model repository and its tritonkit.yaml; refuse a non-empty folder unless `force`."""
     repository = Path(directory)
@@ -65,7 +67,7 @@ def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool =
         existing = load_project(repository)
         if existing.models or existing.spec_path.is_file():
             raise RepositoryError(f"{spec_path} already exists", hint="use --force to overwrite it")
-    repository.mkdir(parents=True, exist_ok=True)
+    make_dirs(repository)
     project = Project(spec_path=spec_path, repository=repository)
     if force and spec_path.is_file():
         try:
@@ -183,6 +185,7 @@ def chain_ensemble(spec: ModelSpec, project: Project) -> ModelSpec:
     return spec
 
 
+@locked("repository")
 def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> ScaffoldPlan:
     """Scaffold `spec` into `repository` and record it in tritonkit.yaml. Atomic: all or nothing."""
     if not repository.is_dir():
@@ -229,6 +232,7 @@ def _same_config(text: str, spec: ModelSpec) -> bool:
     return config is not None and config == spec.to_message()
 
 
+@locked("repository")
 def render_repository(repository: Path, *, check: bool = False, force: bool = False) -> RenderResult:
     """Regenerate every config.pbtxt from tritonkit.yaml (idempotent); with `check`, only report drift.
 

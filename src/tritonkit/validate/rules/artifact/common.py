@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,16 @@ OUTPUT_SHAPE = FAMILY.rule(
 OUTPUT_UNLISTED = FAMILY.rule(
     "output-unlisted", "warning", "the model produces an output the config does not list", mirrors=_UNNOTICED
 )
+# A dry run feeds zero inputs of the configured shape: dims [25000000] at max_batch_size 16 took 3.5 GB and
+# 19 s for one config. Above this many input elements in one call the dry run is skipped (the name, rank
+# and type checks still run).
+DRY_RUN_MAX_ELEMENTS = 1 << 22
+DRY_RUN_SKIPPED = FAMILY.rule(
+    "dry-run-skipped",
+    "info",
+    f"no dry run: the configured inputs hold more than {DRY_RUN_MAX_ELEMENTS:,} elements",
+    mirrors="none",
+)
 DRY_RUN_FAILED = FAMILY.rule(
     "dry-run-failed",
     "error",
@@ -103,10 +114,24 @@ class Checks:
 
     @property
     def batch_sizes(self) -> list[int | None]:
+        """The dry run's batch sizes (None: no batch dim), those above DRY_RUN_MAX_ELEMENTS left out."""
         sizes: list[int | None] = [None]
         if self.max_batch_size > 0:
             sizes = [*sorted({1, self.max_batch_size})]
-        return sizes
+        kept = [b for b in sizes if self.elements(b) <= DRY_RUN_MAX_ELEMENTS]
+        if len(kept) < len(sizes):
+            big = next(b for b in sizes if b not in kept)
+            where = f"at batch {big}" if big else "at the configured shapes"
+            self.add(
+                DRY_RUN_SKIPPED,
+                f"dry run {where} skipped: {self.elements(big):,} input elements "
+                f"(above {DRY_RUN_MAX_ELEMENTS:,})",
+            )
+        return kept
+
+    def elements(self, batch: int | None) -> int:
+        """How many input elements one dry-run call at `batch` allocates."""
+        return sum(math.prod(zeros_shape(t, batch)) for t in self.inputs)
 
 
 def tensors(items: Any) -> list[Tensor]:

@@ -1,0 +1,86 @@
+"""One signal policy for every command: SIGINT and SIGTERM both end it the way Ctrl-C does.
+
+`terminate_as_interrupt` (installed by the CLI around each command) makes SIGTERM raise
+KeyboardInterrupt like SIGINT, so `kill PID`, `docker stop`, `timeout` and Kubernetes take the same
+clean-up path as Ctrl-C (staging folders removed, servers stopped, the model restored) and exit 130.
+
+`deferred` holds both signals during a state change that must not be cut in half (an unload then load
+of a model, the write of an applied config): a signal that arrives inside is raised as
+KeyboardInterrupt when the block ends, so the state is always the old one or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_last = [int(signal.SIGINT)]
+_pending: list[int] = []  # signals held by `deferred`, raised when the outermost block ends
+_depth = [0]
+
+
+def received() -> str:
+    """The name of the last signal that interrupted (SIGINT or SIGTERM), for messages."""
+    return signal.Signals(_last[0]).name
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    _last[0] = signum
+    raise KeyboardInterrupt
+
+
+def _hold(signum: int, frame: FrameType | None) -> None:
+    _last[0] = signum
+    _pending.append(signum)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _handlers(handler: Any) -> Iterator[None]:
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """For the block, SIGINT and SIGTERM raise KeyboardInterrupt; the old handlers come back after."""
+    if not _main_thread():  # signal handlers can only be set in the main thread
+        yield
+        return
+    with _handlers(_raise):
+        yield
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, then raise KeyboardInterrupt if one came."""
+    if not _main_thread():
+        yield
+        return
+    _depth[0] += 1
+    held = False
+    try:
+        with _handlers(_hold):
+            yield
+    finally:
+        _depth[0] -= 1
+        if _depth[0] == 0:
+            held = bool(_pending)
+            _pending.clear()
+    if held:  # no other exception is in flight: the held signal is the news
+        raise KeyboardInterrupt
