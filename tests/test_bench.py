@@ -294,7 +294,7 @@ def test_sweep_restores_on_interrupt(explicit_server: tuple[object, Path]) -> No
         if done == 1:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(InterruptedByUser, match="the original config of 'add_sub' is loaded again"):
         options = BenchOptions([1], [1], 0.2, 0.05, engine="builtin", max_runs=1)
         run_sweep(url, "add_sub", options, instances=[3], batching=[True], progress=interrupt)
     after = _loaded_config(url)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tritonkit.bench.result import Variant
+from tritonkit.repository.lock import locked
 
 
+@locked("repository")  # reads tritonkit.yaml, changes one model, writes it back
 def apply_variant(repository: Path, model: str, variant: Variant, queue_delay_us: int = 100) -> list[Path]:
     """Write `variant` to the model's config.pbtxt, and to tritonkit.yaml when it records the model.
 

@@ -8,6 +8,7 @@ Ctrl-C; `run_sweep` measures the brute grid (instance counts x dynamic batching 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -15,11 +16,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tritonkit import signals
 from tritonkit.bench.apply import apply_variant
 from tritonkit.bench.measure import BenchOptions, Progress, measure_grid, python_runtime, start_meter
 from tritonkit.bench.result import BenchResult, Budget, Variant
 from tritonkit.client.client import Client
-from tritonkit.errors import InferenceError, RepositoryError, ServerNotReadyError, TritonkitError, UsageError
+from tritonkit.errors import (
+    InferenceError,
+    InterruptedByUser,
+    RepositoryError,
+    ServerNotReadyError,
+    TritonkitError,
+    UsageError,
+)
 from tritonkit.repository.scan import CONFIG_FILE
 
 
@@ -76,7 +85,12 @@ def variant_config(config: dict[str, Any], variant: Variant, queue_delay_us: int
 
 
 class Variants:
-    """Loads config variants of one model; leaving the block puts the model back as it was on disk."""
+    """Loads config variants of one model; leaving the block puts the model back as it was on disk.
+
+    The signal policy (tritonkit/signals.py) holds SIGINT/SIGTERM during each load, the restore and
+    an `apply`, so an interrupt always leaves the original config, or the applied one once written,
+    on disk and on the server; it then raises InterruptedByUser (exit 130) saying which.
+    """
 
     def __init__(self, client: Client, model: str) -> None:
         self.client = client
@@ -84,6 +98,13 @@ class Variants:
         self.was_ready = False
         self.changed = False
         self.base: dict[str, Any] = {}
+        self.applied: list[str] = []  # files an apply wrote: the config on disk is then the applied one
+
+    def apply(self, repository: Path, variant: Variant, queue_delay_us: int = 100) -> list[str]:
+        """Write `variant` to disk (config.pbtxt, tritonkit.yaml); leaving the block loads it from there."""
+        with signals.deferred():  # both files or neither, then the reload: a signal waits
+            self.applied = [str(p) for p in apply_variant(repository, self.model, variant, queue_delay_us)]
+        return self.applied
 
     def __enter__(self) -> Variants:
         self.was_ready = self.client.model_ready(self.model)
@@ -102,7 +123,8 @@ class Variants:
 
     def _load(self, config_json: str | None) -> None:
         try:
-            self.client.load_model(self.model, config_json)
+            with signals.deferred():  # a load is never cut in half
+                self.client.load_model(self.model, config_json)
         except ServerNotReadyError as exc:
             if "does not allow loading models" not in exc.message:
                 raise
@@ -117,10 +139,30 @@ class Variants:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if isinstance(exc, KeyboardInterrupt):  # SIGINT or SIGTERM: put a whole config back, say which
+            state = f"the state of model {self.model!r} is unknown"
+            with contextlib.suppress(KeyboardInterrupt), signals.deferred():  # a second signal waits too
+                state = self._settle()
+            raise InterruptedByUser(f"bench interrupted ({signals.received()}): {state}") from exc
         if self.changed:
-            restore(
-                self.client, self.model, self.was_ready, quiet=exc is not None
-            )  # an error in flight is the news
+            with signals.deferred():
+                restore(
+                    self.client, self.model, self.was_ready, quiet=exc is not None
+                )  # an error is the news
+
+    def _settle(self) -> str:
+        """After an interrupt: reload the config on disk (original, or applied if written); say which."""
+        if self.changed:
+            # The interrupted connection may hold half a response: restore over a new one.
+            with self.client.fork() as fresh:
+                try:
+                    restore(fresh, self.model, self.was_ready, quiet=False)
+                except TritonkitError as error:
+                    return f"{error.message}; {error.hint}"
+        if self.applied:
+            return f"the best variant was written to {', '.join(self.applied)} and is loaded"
+        loaded = "loaded again" if self.was_ready else "unloaded again, as it was"
+        return f"nothing was written; the original config of {self.model!r} is {loaded}"
 
 
 def check_apply(apply: bool, repository: Path | None, model: str) -> None:
@@ -192,9 +234,7 @@ def run_sweep(
             result.best = pick_best(result)
             check_runtime(result, apply, force)
             if apply and repository is not None and result.best is not None:
-                result.applied = [
-                    str(p) for p in apply_variant(repository, model, result.best, queue_delay_us)
-                ]
+                result.applied = session.apply(repository, result.best, queue_delay_us)
     finally:
         client.close()
     result.wall_s = time.monotonic() - started

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tritonkit.bench.apply import apply_variant
 from tritonkit.bench.loadgen import Measurement
 from tritonkit.bench.measure import BenchOptions, Meter, Progress, python_runtime, start_meter
 from tritonkit.bench.result import BenchResult, BenchRow, Budget, Variant
@@ -365,7 +364,7 @@ def run_tune(
                 ]
             check_runtime(result, apply, force)
             if apply and repository is not None and result.best is not None:
-                result.applied = [str(p) for p in apply_variant(repository, model, result.best)]
+                result.applied = session.apply(repository, result.best)
     finally:
         client.close()
     result.wall_s = time.monotonic() - started

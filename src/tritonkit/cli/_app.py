@@ -95,5 +95,7 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     if isinstance(result, int):
+        if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130), which click returns
+            typer.echo(f"interrupted ({received()})", err=True)
         return result
     return 0

@@ -74,7 +74,7 @@ _JSON_HINT = "write e.g. --input x='[[1, 2, 3]]' or --input x=@file.npy"
 
 
 def _rectangular(value: Any, what: str) -> Any:
-    """A JSON list as a numpy array: refuse ragged rows (`[[1, 2], [3]]`) and absurd nesting here."""
+    """`value` as given, once numpy can make a tensor of it: ragged rows (`[[1, 2], [3]]`) are refused."""
     import numpy as np
 
     if not isinstance(value, list):
@@ -82,14 +82,15 @@ def _rectangular(value: Any, what: str) -> Any:
     try:
         array = np.asarray(value)
     except (ValueError, RecursionError, OverflowError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else "ragged"
+        if isinstance(exc, RecursionError) or "maximum number of dimension" in str(exc):
+            raise UsageError(f"{what}: the value is nested too deeply", hint=_JSON_HINT) from None
         raise UsageError(
-            f"{what}: the value is {reason}: every row of a tensor must have the same length",
+            f"{what}: the value is ragged: every row of a tensor must have the same length",
             hint=_JSON_HINT,
         ) from None
     if array.dtype == object and any(isinstance(v, list) for v in array.reshape(-1)):
         raise UsageError(f"{what}: the value is ragged: every row of a tensor must have the same length")
-    return array
+    return value
 
 
 def bind_inputs(args: list[InputArg], info: ModelInfo) -> dict[str, Any]:

