@@ -212,7 +212,7 @@ def test_full_and_read_only_file_systems_are_one_error_with_a_hint(
         # render rewrites drifted configs: on a read-only remount it cannot.
         (mount / "model_repository" / "m" / "config.pbtxt").write_text("# drifted\n")
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
-        assert run(["render"]) == 6
+        assert run(["render", "--force"]) == 6
         err = capsys.readouterr().err
         _one_line_error(err)
         assert "read-only file system" in err
