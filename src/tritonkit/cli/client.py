@@ -70,6 +70,22 @@ def _jsonable(value: NDArray[Any]) -> Any:
     return value.tolist()
 
 
+def _golden_ranges(model: str) -> dict[str, tuple[int, int]]:
+    """Integer ranges from the model's golden sample in the local project, if there is one (token ids)."""
+    from tritonkit.client.inputs import value_ranges
+    from tritonkit.errors import TritonkitError
+    from tritonkit.repository.golden import GOLDEN_FILE, load_golden
+    from tritonkit.repository.project import resolve_repository
+
+    try:
+        model_dir = resolve_repository(None) / model
+        if not (model_dir / GOLDEN_FILE).is_file():
+            return {}
+        return value_ranges(load_golden(model_dir).inputs)
+    except (TritonkitError, OSError, ValueError):
+        return {}  # no project here, or an unreadable sample: the default range
+
+
 @app.command()
 def infer(
     model: Annotated[str, typer.Argument(help="Model name on the server.")],
@@ -113,7 +129,8 @@ def infer(
     with Client(_server_url(url, server, protocol), _protocol(protocol), timeout=timeout) as client:
         info = client.model_info(model, version)
         if random:
-            values: dict[str, Any] = dict(random_inputs(info, batch_size=batch_size))
+            ranges = _golden_ranges(model)
+            values: dict[str, Any] = dict(random_inputs(info, batch_size=batch_size, ranges=ranges))
         else:
             values = bind_inputs([parse_input_arg(t) for t in input_ or []], info)
         outputs = client.infer(model, values, outputs=output, version=version)

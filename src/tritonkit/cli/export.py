@@ -71,7 +71,8 @@ def export(
     target: Annotated[
         str,
         typer.Argument(
-            help="pkg.module:attr, path/to/file.py:attr (instance, class or factory), or a torch.save file."
+            help="pkg.module:attr, path/to/file.py:attr (instance, class or factory), a torch.save file, "
+            "or a Hugging Face save_pretrained folder."
         ),
     ],
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder and config name).")],
@@ -86,7 +87,8 @@ def export(
     example_inputs: Annotated[
         Path | None,
         typer.Option(
-            "--example-inputs", help="A torch.save file with a tensor, a tuple or a dict of tensors."
+            "--example-inputs",
+            help="A torch.save file: a tensor, a tuple (positional) or a dict (forward kwargs by name).",
         ),
     ] = None,
     second_input: Annotated[
@@ -97,8 +99,38 @@ def export(
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="torchscript (model.pt) or onnx (model.onnx).")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="torchscript (model.pt), onnx (model.onnx) or aoti (model.pt2, Triton 26.03+).",
+        ),
     ] = "torchscript",
+    onnx_exporter: Annotated[
+        str,
+        typer.Option(
+            "--onnx-exporter",
+            help="auto (dynamo, falling back to the TorchScript-based one), dynamo or torchscript.",
+        ),
+    ] = "auto",
+    triton: Annotated[
+        str | None,
+        typer.Option(
+            "--triton", help="Target Triton release (YY.MM or 2.N; default 24.10, the local server)."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", help="Checkpoint folders: the AutoModel class (e.g. sequence-classification)."
+        ),
+    ] = None,
+    seq_len: Annotated[
+        int | None, typer.Option("--seq-len", help="Checkpoint folders: example sequence length (8).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Checkpoint folders: example batch size (2).")
+    ] = None,
     method: Annotated[str, typer.Option("--method", help="trace or script.")] = "trace",
     input_names: Annotated[
         str | None,
@@ -114,9 +146,12 @@ def export(
         bool, typer.Option("--arg-names", help="Name inputs after forward()'s arguments.")
     ] = False,
     max_batch_size: Annotated[
-        int,
-        typer.Option("--max-batch-size", help="0 = no batching; N: the first dim is the implicit batch dim."),
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--max-batch-size",
+            help="0 = no batching; N: the first dim is the batch dim (default 0; 8 for checkpoints).",
+        ),
+    ] = None,
     dynamic_dims: Annotated[
         list[str] | None,
         typer.Option(
@@ -138,11 +173,15 @@ def export(
         bool, typer.Option("--next", help="Write the version one above the highest.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing version folder.")] = False,
-    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the proof.")] = 1e-4,
-    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the proof.")] = 1e-5,
+    rtol: Annotated[
+        float | None, typer.Option("--rtol", help="Relative tolerance of the proof (fp32 1e-4, fp16 1e-2).")
+    ] = None,
+    atol: Annotated[
+        float | None, typer.Option("--atol", help="Absolute tolerance of the proof (fp32 1e-5, fp16 1e-3).")
+    ] = None,
     repo: RepoOption = None,
 ) -> None:
-    """Export a PyTorch model (TorchScript or ONNX) with an inferred config, proven against eager."""
+    """Export a PyTorch model or Hugging Face checkpoint (TorchScript, ONNX, pt2), proven against eager."""
     from tritonkit.errors import UsageError
     from tritonkit.model.spec import scheduling_from_flags
     from tritonkit.repository.project import resolve_repository
@@ -158,41 +197,65 @@ def export(
     )
     dynamic = _dynamic_dims(dynamic_dims)
     repository = resolve_repository(repo)
-    examples = _examples(example_input, example_inputs, "example-input")
-    if examples is None:
-        raise UsageError(
-            "export needs example inputs",
-            hint="give --example-input DTYPE:SHAPE per forward argument, or --example-inputs FILE",
+    common: dict[str, Any] = {
+        "repo": repository,
+        "name": name,
+        "format": fmt,
+        "method": method,
+        "input_names": _names(input_names),
+        "output_names": _names(output_names),
+        "dynamic_batching": db,
+        "instance_groups": groups,
+        "version": version,
+        "next": next_version,
+        "force": force,
+        "rtol": rtol,
+        "atol": atol,
+        "onnx_exporter": onnx_exporter,
+        "triton": triton,
+    }
+    from tritonkit.export.hf import is_checkpoint
+
+    if is_checkpoint(target):
+        if example_input or example_inputs or second_input or dynamic:
+            raise UsageError(
+                "a checkpoint folder makes its own example inputs and dynamic dims",
+                hint="use --seq-len/--batch-size, or export the module from Python with your inputs",
+            )
+        from tritonkit.export import export_checkpoint
+
+        result = export_checkpoint(
+            target, task=task, seq_len=seq_len, batch_size=batch_size, max_batch_size=max_batch_size, **common
         )
-    second = _examples(second_input, None, "second-example-input")
+    else:
+        if task or seq_len or batch_size:
+            raise UsageError("--task, --seq-len and --batch-size are for Hugging Face checkpoint folders")
+        examples = _examples(example_input, example_inputs, "example-input")
+        if examples is None:
+            raise UsageError(
+                "export needs example inputs",
+                hint="give --example-input DTYPE:SHAPE per forward argument, or --example-inputs FILE",
+            )
+        second = _examples(second_input, None, "second-example-input")
 
-    from tritonkit.export import export_model
-    from tritonkit.export.target import load_target
+        from tritonkit.export import export_model
+        from tritonkit.export.target import load_target
 
-    model = load_target(target)
-    result = export_model(
-        model,
-        examples,
-        repo=repository,
-        name=name,
-        format=fmt,
-        method=method,
-        input_names=_names(input_names),
-        output_names=_names(output_names),
-        use_arg_names=arg_names,
-        max_batch_size=max_batch_size,
-        dynamic_dims=dynamic,
-        second_example=second,
-        dynamic_batching=db,
-        instance_groups=groups,
-        version=version,
-        next=next_version,
-        force=force,
-        rtol=rtol,
-        atol=atol,
-    )
+        model = load_target(target)
+        result = export_model(
+            model,
+            examples,
+            use_arg_names=arg_names,
+            max_batch_size=max_batch_size or 0,
+            dynamic_dims=dynamic,
+            second_example=second,
+            **common,
+        )
     spec = result.spec
-    how = "scripted" if method == "script" else "traced"
+    traced = "scripted" if method == "script" else "traced"
+    how = {"onnxruntime_onnx": "ONNX", "torch_aoti": "AOTInductor"}.get(spec.platform, traced)
+    for note in result.notes:
+        echo(f"  note: {note}")
     echo(f"exported {spec.name!r} ({spec.platform}, {how}) to {result.artifact}")
     echo(f"  config: {result.config_path} (max_batch_size {spec.max_batch_size})")
     batch = [-1] if spec.max_batch_size > 0 else []

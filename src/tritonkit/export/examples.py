@@ -24,7 +24,7 @@ class Examples:
 
     tensors: tuple[Any, ...]
     arg_names: list[str | None]
-    from_dict: bool = False
+    by_keyword: bool = False  # a dict of examples: forward() is called with keyword arguments
 
 
 def parse_example_input(text: str, *, generator: Any = None) -> Any:
@@ -90,8 +90,22 @@ def forward_parameters(model: Any) -> list[inspect.Parameter]:
     return [p for p in signature.parameters.values() if p.kind in kinds]
 
 
+def _keyword_parameters(model: Any) -> tuple[list[inspect.Parameter], bool]:
+    """forward()'s parameters callable by name (keyword-only included), and whether it takes **kwargs."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return [], True
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p for p in params if p.kind in named], any(p.kind == p.VAR_KEYWORD for p in params)
+
+
 def normalize_examples(model: Any, examples: Any) -> Examples:
-    """A tensor, a tuple/list of tensors, or a dict keyed by forward-argument names -> `Examples`."""
+    """A tensor, a tuple/list of tensors, or a dict keyed by forward-argument names -> `Examples`.
+
+    A dict calls forward() by keyword (keyword-only arguments included), in forward()'s order; keys
+    forward() takes only through **kwargs follow in the dict's order.
+    """
     import torch
 
     params = forward_parameters(model)
@@ -99,30 +113,25 @@ def normalize_examples(model: Any, examples: Any) -> Examples:
     if isinstance(examples, torch.Tensor):
         examples = (examples,)
     if isinstance(examples, dict):
-        unknown = [k for k in examples if k not in names]
-        if unknown:
+        by_name, var_keyword = _keyword_parameters(model)
+        known = [p.name for p in by_name]
+        unknown = [k for k in examples if k not in known]
+        if unknown and not var_keyword:
             raise UsageError(
-                f"example inputs {unknown} are not arguments of forward({', '.join(names)})",
+                f"example inputs {unknown} are not arguments of forward({', '.join(known)})",
                 hint="key the example dict by forward-argument names",
             )
-        missing = [p.name for p in params if p.name not in examples and p.default is inspect.Parameter.empty]
+        missing = [p.name for p in by_name if p.name not in examples and p.default is inspect.Parameter.empty]
         if missing:
             raise UsageError(f"no example input for forward argument(s) {missing}")
-        # Positional order of forward(); arguments after the last given one keep their defaults.
-        given = [n for n in names if n in examples]
-        last = names.index(given[-1]) if given else -1
-        gap = [n for n in names[: last + 1] if n not in examples]
-        if gap:
-            raise UsageError(
-                f"example inputs skip forward argument(s) {gap}", hint="give an example for each"
-            )
+        given = [n for n in known if n in examples] + unknown
         tensors = tuple(examples[n] for n in given)
         arg_names: list[str | None] = list(given)
-        from_dict = True
+        by_keyword = True
     elif isinstance(examples, tuple | list):
         tensors = tuple(examples)
         arg_names = [names[i] if i < len(names) else None for i in range(len(tensors))]
-        from_dict = False
+        by_keyword = False
         if params and len(tensors) > len(params):
             raise UsageError(f"{len(tensors)} example inputs for forward({', '.join(names)})")
         required = [p for p in params if p.default is inspect.Parameter.empty]
@@ -142,4 +151,4 @@ def normalize_examples(model: Any, examples: Any) -> Examples:
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor):
             raise UsageError(f"example input {arg_names[i] or i} is a {type(t).__name__}, not a tensor")
-    return Examples(tensors=tensors, arg_names=arg_names, from_dict=from_dict)
+    return Examples(tensors=tensors, arg_names=arg_names, by_keyword=by_keyword)

@@ -7,18 +7,20 @@ the artifact). It runs the model but writes nothing; `run.py` builds and proves 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tritonkit.errors import ExportError, UsageError
 from tritonkit.export.examples import Examples, normalize_examples
 from tritonkit.export.tensors import (
+    OutputPath,
     Shapes,
     config_dims,
     default_input_names,
     default_output_names,
-    flatten_outputs,
+    output_paths,
+    path_name,
     pick_names,
     tensor_specs,
     to_numpy,
@@ -29,7 +31,7 @@ from tritonkit.repository.golden import GoldenSample
 from tritonkit.repository.render import render_config
 
 DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
-Outputs = list[tuple[str | None, Any]]  # (dict key or None, tensor) per output, in order
+Outputs = list[tuple[OutputPath, Any]]  # (path in the result, tensor) per output, in order
 
 
 @dataclass
@@ -46,12 +48,14 @@ class ExportPlan:
     """Everything an export will write and prove, computed before anything is written."""
 
     spec: ModelSpec
-    fmt: str  # torchscript | onnx
+    fmt: str  # torchscript | onnx | aoti
     method: str  # trace | script
     model: Any
     example: tuple[Any, ...]
     arg_names: list[str | None]
-    output_keys: list[str] | None  # dict output keys, in order (None for tensor/tuple outputs)
+    by_keyword: bool  # forward() is called with keyword arguments (dict examples)
+    output_paths: list[OutputPath] | None  # where each output sits in a structured result (None: flat)
+    dynamic_axes: list[list[int]]  # per input, its variable tensor axes (batch dim included)
     onnx_dynamic_axes: dict[str, list[int]]
     cases: list[ProofInput]
     golden: GoldenSample
@@ -86,12 +90,12 @@ def dynamic_axes(dynamic: DynamicDims, names: list[str], ranks: list[int]) -> li
     return axes
 
 
-def random_like(example: Any, shape: Sequence[int] | None = None) -> Any:
+def random_like(example: Any, shape: Sequence[int] | None = None, *, seed: int = 1) -> Any:
     """A seeded random tensor of `example`'s type; integers stay in the example's range (token ids)."""
     import torch
 
     shape = list(example.shape) if shape is None else list(shape)
-    gen = torch.Generator().manual_seed(1)
+    gen = torch.Generator().manual_seed(seed)
     if example.dtype == torch.bool:
         return torch.randint(0, 2, shape, generator=gen).bool()
     if example.dtype.is_floating_point:
@@ -102,32 +106,36 @@ def random_like(example: Any, shape: Sequence[int] | None = None) -> Any:
     return torch.randint(low, high, shape, generator=gen, dtype=example.dtype)
 
 
-def _grow(example: Any, tensor_axes: set[int]) -> Any:
-    """A fresh tensor like `example`, one larger along `tensor_axes`."""
-    return random_like(example, [s + 1 if i in tensor_axes else s for i, s in enumerate(example.shape)])
+def other_length(size: int, cap: int | None) -> int:
+    """The second length a dynamic dim is proven at: 40 (5 when the example has 40), within `cap`."""
+    other = 5 if size == 40 else 40
+    if cap is not None and other > cap:
+        other = max(1, min(cap, size + 1) if size < cap else size - 1)
+    return other
 
 
-def _rebatch(tensors: tuple[Any, ...], size: int) -> tuple[Any, ...]:
-    """The same rows, repeated to make a batch of `size`."""
-    import torch
+def _resized(tensors: tuple[Any, ...], sizes: dict[tuple[int, int], int], seed: int) -> tuple[Any, ...]:
+    """Fresh tensors like `tensors`, with (input index, tensor axis) -> new size."""
+    return tuple(
+        random_like(t, [sizes.get((i, a), s) for a, s in enumerate(t.shape)], seed=seed)
+        for i, t in enumerate(tensors)
+    )
 
-    return tuple(t[torch.arange(size) % t.shape[0]] for t in tensors)
 
-
-def run_eager(model: Any, tensors: tuple[Any, ...], label: str) -> Outputs:
-    """The model's outputs on `tensors`; an exception is an ExportError naming the input."""
+def run_eager(call: Callable[[tuple[Any, ...]], Any], tensors: tuple[Any, ...], label: str) -> Outputs:
+    """The model's flattened outputs on `tensors`; an exception is an ExportError naming the input."""
     import torch
 
     try:
         with torch.no_grad():
-            result = model(*tensors)
+            result = call(tensors)
     except Exception as exc:
         shapes = ", ".join(f"{t.dtype}{list(t.shape)}".replace("torch.", "") for t in tensors)
         raise ExportError(
             f"the model raised on {label} ({shapes}): {type(exc).__name__}: {str(exc).strip()[:300]}",
             hint="check the example inputs' types and shapes against forward()",
         ) from exc
-    return flatten_outputs(result)
+    return output_paths(result)
 
 
 def _batch_size(tensors: tuple[Any, ...], max_batch_size: int, which: str) -> int:
@@ -137,6 +145,21 @@ def _batch_size(tensors: tuple[Any, ...], max_batch_size: int, which: str) -> in
     if size > max_batch_size:
         raise UsageError(f"the batch size {size} of {which} is above --max-batch-size {max_batch_size}")
     return size
+
+
+def _caller(model: Any, examples: Examples) -> Callable[[tuple[Any, ...]], Any]:
+    names = [str(n) for n in examples.arg_names]
+    if examples.by_keyword:
+        return lambda tensors: model(**dict(zip(names, tensors, strict=True)))
+    return lambda tensors: model(*tensors)
+
+
+@dataclass
+class _Case:
+    label: str
+    tensors: tuple[Any, ...]
+    items: Outputs
+    batch: int | None
 
 
 def plan_export(
@@ -155,98 +178,130 @@ def plan_export(
     second_example: Any,
     dynamic_batching: DynamicBatchingSpec | None,
     instance_groups: list[InstanceGroupSpec] | None,
-    rtol: float,
-    atol: float,
+    rtol: float | None,
+    atol: float | None,
+    length_cap: int | None = None,
 ) -> ExportPlan:
-    """Run `model` (already in eval mode) and plan its export; see `export_model` for the options."""
+    """Run `model` (already in eval mode) and plan its export; see `export_model` for the options.
+
+    The proof cases: the example; another batch size (fresh values); for each group of dynamic dims
+    (dims of the same example size change together, e.g. input_ids and attention_mask lengths) one
+    other length, 40 or 5 (fresh values); a user's second example; fresh values at the example shapes.
+    """
     examples = normalize_examples(model, example_inputs)
     tensors = examples.tensors
-    default_in = default_input_names(examples.arg_names, use_arg_names=use_arg_names or examples.from_dict)
+    call = _caller(model, examples)
+    default_in = default_input_names(examples.arg_names, use_arg_names=use_arg_names or examples.by_keyword)
     in_names = pick_names(input_names, default_in, "input")
     in_types = [triton_type(t, f"input {n!r}") for n, t in zip(in_names, tensors, strict=True)]
-    items = run_eager(model, tensors, "the example input")
-    out_names = pick_names(output_names, default_output_names([k for k, _ in items]), "output")
+    items = run_eager(call, tensors, "the example input")
+    paths = [p for p, _ in items]
+    out_names = pick_names(output_names, default_output_names([path_name(p) for p in paths]), "output")
     out_types = [triton_type(v, f"output {n!r}") for n, (_, v) in zip(out_names, items, strict=True)]
 
     batching = max_batch_size > 0
     offset = 1 if batching else 0
-    batch_sizes = [_batch_size(tensors, max_batch_size, "the example")] if batching else []
+    batch0 = _batch_size(tensors, max_batch_size, "the example") if batching else None
     asked = dynamic_axes(dynamic_dims, in_names, [t.dim() - offset for t in tensors])
 
-    # A second example (given, or grown along the asked dims) shows which dims vary, outputs included.
-    second: Examples | None = None
+    def run_case(label: str, case_tensors: tuple[Any, ...], *, must_run: bool) -> _Case | None:
+        try:
+            case_items = run_eager(call, case_tensors, label)
+        except ExportError:
+            if must_run:
+                raise
+            return None  # inputs the model itself refuses prove nothing
+        if [p for p, _ in case_items] != paths:
+            raise ExportError(f"the model returns other outputs on {label} than on the example")
+        batch = _batch_size(case_tensors, max_batch_size, label) if batching else None
+        return _Case(label, case_tensors, case_items, batch)
+
+    first = _Case(
+        f"the example input (batch {batch0})" if batching else "the example input", tensors, items, batch0
+    )
+    cases: list[_Case | None] = [first]
+    if batching and max_batch_size > 1 and batch0 is not None:
+        other = batch0 + 1 if batch0 < max_batch_size else batch0 - 1
+        sizes = {(i, 0): other for i in range(len(tensors))}
+        cases.append(run_case(f"batch size {other}", _resized(tensors, sizes, 2), must_run=False))
+    # Dynamic dims grouped by their example size: each group proven at one other length.
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for i, (t, axes) in enumerate(zip(tensors, asked, strict=True)):
+        for a in sorted(axes):
+            groups.setdefault(int(t.shape[a + offset]), []).append((i, a + offset))
+    for g, (size, members) in enumerate(sorted(groups.items())):
+        length = other_length(size, length_cap)
+        where = ", ".join(f"{in_names[i]} dim {a}" for i, a in members)
+        label = f"length {length} of {where} (the example has {size})"
+        resized = _resized(tensors, {m: length for m in members}, 3 + g)
+        cases.append(run_case(label, resized, must_run=True))
+    given_second: Examples | None = None
     if second_example is not None:
-        second = normalize_examples(model, second_example)
-        if len(second.tensors) != len(tensors):
-            raise UsageError(f"the second example has {len(second.tensors)} inputs, the first {len(tensors)}")
-    elif any(asked):
-        grown = tuple(_grow(t, {a + offset for a in axes}) for t, axes in zip(tensors, asked, strict=True))
-        second = Examples(grown, examples.arg_names)
-    second_items: Outputs | None = None
-    if second is not None:
-        if batching:
-            batch_sizes.append(_batch_size(second.tensors, max_batch_size, "the second example"))
-        second_items = run_eager(
-            model, second.tensors, "the second example (other sizes of the variable dims)"
+        given_second = normalize_examples(model, second_example)
+        if len(given_second.tensors) != len(tensors):
+            raise UsageError(
+                f"the second example has {len(given_second.tensors)} inputs, the first {len(tensors)}"
+            )
+        cases.append(run_case("the second example", given_second.tensors, must_run=True))
+    # Other values, same shapes: where a trace froze a branch without a TracerWarning, this disagrees.
+    # Two draws, so that a branch on the sign of a sum is unlikely to be missed by both.
+    cases.append(run_case("fresh random values", _resized(tensors, {}, 7), must_run=False))
+    cases.append(run_case("other fresh random values", _resized(tensors, {}, 8), must_run=False))
+    ran = [c for c in cases if c is not None]
+
+    batch_sizes = [c.batch for c in ran if c.batch is not None]
+    in_dims = []
+    for i, (in_name, ty, axes) in enumerate(zip(in_names, in_types, asked, strict=True)):
+        shapes = [tuple(tensors[i].shape)]
+        seen_batches = [batch0] if batch0 is not None else []
+        if given_second is not None:
+            shapes.append(tuple(given_second.tensors[i].shape))
+            if batching:
+                seen_batches.append(_batch_size(given_second.tensors, max_batch_size, "the second example"))
+        in_dims.append(
+            config_dims(
+                Shapes(in_name, ty, shapes), batch_sizes=seen_batches, dynamic_axes=axes, kind="input"
+            )
         )
-        if len(second_items) != len(items):
-            raise ExportError("the model returns a different number of outputs on the second example")
-
-    def shapes_of(i: int, name: str, dtype: str, first: Any, other: Any | None) -> Shapes:
-        return Shapes(name, dtype, [tuple(first.shape)] + ([tuple(other.shape)] if other is not None else []))
-
-    in_shapes = [
-        shapes_of(i, n, ty, t, second.tensors[i] if second else None)
-        for i, (n, ty, t) in enumerate(zip(in_names, in_types, tensors, strict=True))
-    ]
-    out_shapes = [
-        shapes_of(i, n, ty, v, second_items[i][1] if second_items else None)
-        for i, (n, ty, (_, v)) in enumerate(zip(out_names, out_types, items, strict=True))
-    ]
-    in_dims = [
-        config_dims(s, batch_sizes=batch_sizes, dynamic_axes=a, kind="input")
-        for s, a in zip(in_shapes, asked, strict=True)
-    ]
     out_dims = [
-        config_dims(s, batch_sizes=batch_sizes, dynamic_axes=set(), kind="output") for s in out_shapes
+        config_dims(
+            Shapes(n, ty, [tuple(c.items[j][1].shape) for c in ran]),
+            batch_sizes=batch_sizes,
+            dynamic_axes=set(),
+            kind="output",
+        )
+        for j, (n, ty) in enumerate(zip(out_names, out_types, strict=True))
     ]
+    in_shapes = [
+        Shapes(n, ty, [tuple(t.shape)]) for n, ty, t in zip(in_names, in_types, tensors, strict=True)
+    ]
+    out_shapes = [Shapes(n, ty, []) for n, ty in zip(out_names, out_types, strict=True)]
+    backend = {"torchscript": "pytorch", "onnx": "onnx", "aoti": "torch_aoti"}[fmt]
     spec = ModelSpec(
         name=name,
-        backend="pytorch" if fmt == "torchscript" else "onnx",
+        backend=backend,
         inputs=tensor_specs(in_shapes, in_dims),
         outputs=tensor_specs(out_shapes, out_dims),
         max_batch_size=max_batch_size,
         dynamic_batching=dynamic_batching,
         instance_groups=list(instance_groups or []),
         version=version,
+        # Named although it is the default, so that validate's layout check knows the file.
+        default_model_filename="model.pt2" if fmt == "aoti" else None,
     )
-
-    def case(label: str, case_tensors: tuple[Any, ...], case_items: Outputs | None) -> ProofInput | None:
-        if case_items is None:
-            try:
-                case_items = run_eager(model, case_tensors, label)
-            except ExportError:
-                return None  # inputs the model itself refuses prove nothing
-        return ProofInput(
-            label,
-            {n: to_numpy(t) for n, t in zip(in_names, case_tensors, strict=True)},
-            {n: to_numpy(v) for n, (_, v) in zip(out_names, case_items, strict=True)},
+    proof_cases = [
+        ProofInput(
+            c.label,
+            {n: to_numpy(t) for n, t in zip(in_names, c.tensors, strict=True)},
+            {n: to_numpy(v) for n, (_, v) in zip(out_names, c.items, strict=True)},
         )
-
-    first = case(
-        f"the example input (batch {batch_sizes[0]})" if batching else "the example input", tensors, items
-    )
-    assert first is not None
-    cases = [first]
-    if batching and max_batch_size > 1:
-        size = batch_sizes[0]
-        other = size + 1 if size < max_batch_size else size - 1
-        cases.append(case(f"batch size {other}", _rebatch(tensors, other), None))  # type: ignore[arg-type]
-    if second is not None:
-        cases.append(case("the second example", second.tensors, second_items))  # type: ignore[arg-type]
-    # Other values, same shapes: where a trace froze a branch without a TracerWarning, this disagrees.
-    cases.append(case("fresh random values", tuple(random_like(t) for t in tensors), None))  # type: ignore[arg-type]
-    keys = [k for k, _ in items]
+        for c in ran
+    ]
+    tol_r, tol_a = default_tolerance(out_types) if rtol is None or atol is None else (rtol, atol)
+    rtol = tol_r if rtol is None else rtol
+    atol = tol_a if atol is None else atol
+    flat = paths == [()] or all(p == (j,) for j, p in enumerate(paths))
+    structured = examples.by_keyword or not flat
     return ExportPlan(
         spec=spec,
         fmt=fmt,
@@ -254,15 +309,20 @@ def plan_export(
         model=model,
         example=tensors,
         arg_names=examples.arg_names,
-        output_keys=[str(k) for k in keys] if keys and all(k is not None for k in keys) else None,
+        by_keyword=examples.by_keyword,
+        output_paths=paths if structured else None,
+        dynamic_axes=[
+            ([0] if batching else []) + [a + offset for a, d in enumerate(dims) if d == -1]
+            for dims in in_dims
+        ],
         onnx_dynamic_axes={
             n: ([0] if batching else []) + [a + offset for a, d in enumerate(dims) if d == -1]
             for n, dims in zip(in_names + out_names, in_dims + out_dims, strict=True)
         },
-        cases=[c for c in cases if c is not None],
+        cases=proof_cases,
         golden=GoldenSample(
-            inputs=first.inputs,
-            outputs=first.expected,
+            inputs=proof_cases[0].inputs,
+            outputs=proof_cases[0].expected,
             rtol=rtol,
             atol=atol,
             meta={"format": fmt, "method": method, "version": version, "source": "tritonkit export"},
@@ -275,8 +335,20 @@ def plan_export(
 
 
 def _artifact_name(spec: ModelSpec) -> str:
-    """The model file of the pytorch / onnx spec export built (both platforms name one)."""
+    """The model file of the pytorch / onnx / torch_aoti spec export built (both platforms name one)."""
     name = spec.model_filename
-    if name is None:  # pragma: no cover - export builds only pytorch or onnx specs
+    if name is None:  # pragma: no cover - export builds only these
         raise AssertionError(f"backend {spec.backend!r} names no model file")
     return name
+
+
+DEFAULT_FILES = {"torchscript": "model.pt", "onnx": "model.onnx", "aoti": "model.pt2"}
+# The proof's default tolerance per output data type (the loosest type among the outputs wins):
+# fp32/fp64 as torch.testing's float32 defaults; fp16 and bf16 carry 3 and 2 significant digits.
+TOLERANCES = {"TYPE_FP16": (1e-2, 1e-3), "TYPE_BF16": (2e-2, 1e-2)}
+FP32_TOLERANCE = (1e-4, 1e-5)
+
+
+def default_tolerance(types: list[str]) -> tuple[float, float]:
+    found = [TOLERANCES[t] for t in types if t in TOLERANCES]
+    return max(found) if found else FP32_TOLERANCE

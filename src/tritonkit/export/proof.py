@@ -27,6 +27,7 @@ class ProofCase:
     label: str
     max_abs_diff: float
     ok: bool
+    worst_output: str = ""
 
 
 def torchscript_runner(path: Path, spec: ModelSpec) -> Runner:
@@ -51,6 +52,28 @@ def torchscript_runner(path: Path, spec: ModelSpec) -> Runner:
         if items and items[0][0] is not None:
             by_key = dict(items)
             return {n: to_numpy(by_key[n]) for n in output_names if n in by_key}
+        return {n: to_numpy(v) for n, (_, v) in zip(output_names, items, strict=False)}
+
+    return run
+
+
+def aoti_runner(path: Path, spec: ModelSpec) -> Runner:
+    """Run a reloaded AOTInductor package (torch._inductor.aoti_load_package): inputs in config order."""
+    import torch
+    import torch._inductor
+
+    try:
+        loaded = torch._inductor.aoti_load_package(str(path))
+    except Exception as exc:
+        raise ExportError(f"the saved {path.name} does not load back: {exc}") from exc
+    input_names = [t.name for t in spec.inputs]
+    output_names = [t.name for t in spec.outputs]
+
+    def run(arrays: dict[str, Any]) -> dict[str, Any]:
+        args = [torch.from_numpy(arrays[n].copy()) for n in input_names]
+        with torch.inference_mode():
+            result = loaded(*args)
+        items = flatten_outputs(result)
         return {n: to_numpy(v) for n, (_, v) in zip(output_names, items, strict=False)}
 
     return run
@@ -94,6 +117,7 @@ def compare(
             f"the saved artifact failed on {label}: {type(exc).__name__}: {str(exc).strip()[:300]}"
         ) from exc
     worst = 0.0
+    worst_output = ""
     ok = True
     batch = spec.max_batch_size > 0
     for t in spec.outputs:
@@ -120,10 +144,13 @@ def compare(
             )
         if BY_CONFIG[t.data_type].numpy == "bool" or value.dtype.kind in "biu":
             diff = float(np.max(np.abs(value.astype(np.int64) - want.astype(np.int64)), initial=0))
-            ok = ok and diff == 0
+            good = diff == 0
         else:
             a, b = value.astype(np.float64), want.astype(np.float64)
             diff = float(np.max(np.abs(a - b), initial=0.0)) if a.size else 0.0
-            ok = ok and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+            good = bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+        if (not good and ok) or (good == ok and diff > worst):
+            worst_output = t.name
+        ok = ok and good
         worst = max(worst, diff)
-    return ProofCase(label=label, max_abs_diff=worst, ok=ok)
+    return ProofCase(label=label, max_abs_diff=worst, ok=ok, worst_output=worst_output)

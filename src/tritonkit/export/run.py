@@ -46,6 +46,7 @@ class ExportResult:
     proof: list[proof.ProofCase] = field(default_factory=list)
     created_model: bool = False
     replaced_version: bool = False
+    notes: list[str] = field(default_factory=list)  # tracer warnings, exporter fallbacks, proof caveats
 
     @property
     def max_abs_diff(self) -> float:
@@ -115,42 +116,81 @@ def _restoring(paths: list[Path]) -> Iterator[None]:
         raise
 
 
-def build_and_prove(plan: ExportPlan, folder: Path) -> list[proof.ProofCase]:
+@dataclass
+class BuildOptions:
+    """How to build the artifact beyond the plan: ONNX exporter and opset, external data."""
+
+    onnx_exporter: str = "auto"
+    opset: int = 17
+    external_data: bool | None = None
+
+
+def build_and_prove(
+    plan: ExportPlan, folder: Path, options: BuildOptions
+) -> tuple[list[proof.ProofCase], list[str]]:
     """Save the artifact into `folder`, reload it, and check it against every planned case."""
     path = folder / plan.artifact_name
     spec = plan.spec
+    source = plan.model
+    if plan.by_keyword or plan.output_paths is not None:
+        source = convert.io_wrapper(
+            plan.model, plan.arg_names, by_keyword=plan.by_keyword, paths=plan.output_paths
+        )
+    notes: list[str] = []
     if plan.fmt == "torchscript":
-        source = plan.model
-        if plan.method == "trace" and plan.output_keys:
-            source = convert.tuple_outputs(plan.model, plan.arg_names, plan.output_keys)
-        convert.save_torchscript(source, plan.example, plan.method, path)
+        notes = convert.save_torchscript(source, plan.example, plan.method, path)
         runner = proof.torchscript_runner(path, spec)
+    elif plan.fmt == "aoti":
+        notes = convert.save_aoti(source, plan.example, path, plan.dynamic_axes)
+        runner = proof.aoti_runner(path, spec)
     else:
-        convert.save_onnx(
-            plan.model,
+        written, notes = convert.save_onnx(
+            source,
             plan.example,
             plan.method,
             path,
             input_names=[t.name for t in spec.inputs],
             output_names=[t.name for t in spec.outputs],
             dynamic_axes=plan.onnx_dynamic_axes,
+            input_axes=plan.dynamic_axes,
+            exporter=options.onnx_exporter,
+            opset=options.opset,
+            external_data=options.external_data,
         )
-        runner = proof.onnx_runner(path, spec)
+        runner = proof.onnx_runner(written, spec)
     results = [
         proof.compare(c.label, runner, c.inputs, c.expected, spec, rtol=plan.rtol, atol=plan.atol)
         for c in plan.cases
     ]
     bad = [r for r in results if not r.ok]
     if bad:
+        warned = [n for n in notes if n.startswith("tracer warning")]
         hint = "the trace does not generalise: use --method script" if plan.method == "trace" else None
+        if warned:
+            hint = f"{warned[0]}; " + (hint or "fix the model's shape- or value-dependent code")
         if bad[0].label.startswith("the example"):
             hint = "loosen --rtol/--atol if the difference is numerical noise"
         raise ExportError(
-            f"the saved artifact disagrees with the eager model on {bad[0].label}: "
-            f"max abs diff {bad[0].max_abs_diff:.3g} (rtol {plan.rtol}, atol {plan.atol})",
+            f"the saved artifact disagrees with the eager model on {bad[0].label}: output "
+            f"{bad[0].worst_output!r} max abs diff {bad[0].max_abs_diff:.3g} "
+            f"(rtol {plan.rtol}, atol {plan.atol})",
             hint=hint,
         )
-    return results
+    return results, notes
+
+
+# The config the bundled 24.10 server loads for a torch_aoti model (`serve --local` passes
+# --model-config-name=tritonkit-local; Triton's custom model configurations, configs/<name>.pbtxt,
+# fall back to config.pbtxt for every other model). 24.10 refuses platform "torch_aoti", so this copy
+# leaves the platform out: backend "pytorch" then loads through tritonkit's pytorch runtime.
+LOCAL_CONFIG_NAME = "tritonkit-local"
+LOCAL_CONFIG = Path("configs") / f"{LOCAL_CONFIG_NAME}.pbtxt"
+
+
+def local_aoti_config(config_text: str) -> str:
+    lines = [line for line in config_text.splitlines(keepends=True) if not line.startswith("platform:")]
+    note = "# For tritonkit's local server (Triton 24.10 has no torch_aoti); config.pbtxt is the real one.\n"
+    return note + "".join(lines)
 
 
 P = ParamSpec("P")
@@ -194,26 +234,47 @@ def export_model(
     version: int | None = None,
     next: bool = False,
     force: bool = False,
-    rtol: float = 1e-4,
-    atol: float = 1e-5,
+    rtol: float | None = None,
+    atol: float | None = None,
+    onnx_exporter: str = "auto",
+    triton: str | None = None,
+    onnx_external_data: bool | None = None,
+    length_cap: int | None = None,
 ) -> ExportResult:
     """Export `model` (an nn.Module) into `repo/name/<version>/` with its config, proven against eager.
 
     `example_inputs`: a tensor, a tuple/list of tensors (one per forward argument) or a dict keyed by
-    forward-argument names. `format` "torchscript" (model.pt) or "onnx" (model.onnx); `method` "trace" or
+    forward-argument names (forward is then called by keyword). `format` "torchscript" (model.pt),
+    "onnx" (model.onnx; `onnx_exporter` auto | dynamo | torchscript, the opset chosen for `triton`) or
+    "aoti" (model.pt2, torch_aoti: needs `triton` >= 26.03 and max_batch_size 0); `method` "trace" or
     "script". Input names default to INPUT__i (forward-argument names with `use_arg_names` or dict
-    examples), output names to OUTPUT__i (dict keys for dict outputs). With `max_batch_size` > 0 the
-    first dim is the batch dim. `dynamic_dims` ("all" or {input: [config axes]}) or a `second_example`
-    of other sizes makes dims -1. Raises ExportError (exit 5) / UsageError / RepositoryError (exit 2);
-    the repository is unchanged on any failure.
+    examples), output names to OUTPUT__i (the dotted key path for dict, nested and ModelOutput results:
+    depth first, dicts in key order, sequences by index). With `max_batch_size` > 0 the first dim is
+    the batch dim. `dynamic_dims` ("all" or {input: [config axes]}) or a `second_example` of other
+    sizes makes dims -1. `rtol`/`atol` default per output type (fp32 1e-4/1e-5, fp16 1e-2/1e-3, bf16
+    2e-2/1e-2). Raises ExportError (exit 5) / UsageError / RepositoryError (exit 2); the repository is
+    unchanged on any failure.
     """
     import torch
 
-    fmt = {"torchscript": "torchscript", "pt": "torchscript", "pytorch": "torchscript", "onnx": "onnx"}.get(
-        format.lower()
-    )
+    from tritonkit.export import compat
+
+    fmt = {
+        "torchscript": "torchscript",
+        "pt": "torchscript",
+        "pytorch": "torchscript",
+        "onnx": "onnx",
+        "aoti": "aoti",
+        "pt2": "aoti",
+        "torch_aoti": "aoti",
+    }.get(format.lower())
     if fmt is None:
-        raise UsageError(f"unknown format {format!r}", hint="use torchscript or onnx")
+        raise UsageError(f"unknown format {format!r}", hint="use torchscript, onnx or aoti")
+    if onnx_exporter not in convert.ONNX_EXPORTERS:
+        raise UsageError(f"unknown --onnx-exporter {onnx_exporter!r}", hint="use auto, dynamo or torchscript")
+    release = compat.target_release(triton)
+    if fmt == "aoti":
+        compat.check_aoti(release, max_batch_size)
     if method not in convert.METHODS:
         raise UsageError(f"unknown method {method!r}", hint="use trace or script")
     check_model_name(name)
@@ -249,8 +310,16 @@ def export_model(
         instance_groups=instance_groups,
         rtol=rtol,
         atol=atol,
+        length_cap=length_cap,
     )
     spec = plan.spec
+    options = BuildOptions(onnx_exporter, compat.onnx_opset(release), onnx_external_data)
+    notes: list[str] = []
+    if isinstance(model, torch.jit.ScriptModule):
+        notes.append(
+            "TARGET is already TorchScript: the proof compares the saved file with that TorchScript module,"
+            " not with the eager PyTorch code it came from"
+        )
     project = load_project(repository)
     _check_other_versions(project.model(name), spec, model_dir)
     # --next/--force: export owns the IO; warmup, policies and tuning already there are kept.
@@ -259,13 +328,22 @@ def export_model(
     project.upsert(spec)
     spec_text = project.to_yaml()
     created = not model_dir.exists()
+    local_config = local_aoti_config(plan.config_text) if fmt == "aoti" else None
+    if local_config is not None:
+        notes.append(
+            f"torch_aoti needs Triton 26.03+; `serve --local` (Triton {compat.LOCAL_SERVER}) serves it from "
+            f"{LOCAL_CONFIG} through tritonkit's pytorch runtime (torch._inductor.aoti_load_package)"
+        )
     try:
         if created:
             with staged_dir(model_dir) as stage:
                 folder = stage / str(chosen)
                 folder.mkdir()
-                results = build_and_prove(plan, folder)
+                results, built = build_and_prove(plan, folder, options)
                 (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
+                if local_config is not None:
+                    (stage / LOCAL_CONFIG).parent.mkdir()
+                    (stage / LOCAL_CONFIG).write_text(local_config, encoding="utf-8")
                 save_golden(stage, plan.golden)
             try:
                 write_text_atomic(project.spec_path, spec_text)
@@ -273,11 +351,14 @@ def export_model(
                 shutil.rmtree(model_dir, ignore_errors=True)
                 raise
         else:
-            restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, project.spec_path]
-            with _restoring(restore), staged_dir(version_dir, replace=force) as stage:
-                results = build_and_prove(plan, stage)
+            restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, model_dir / LOCAL_CONFIG]
+            with _restoring([*restore, project.spec_path]), staged_dir(version_dir, replace=force) as stage:
+                results, built = build_and_prove(plan, stage, options)
                 save_golden(model_dir, plan.golden)
                 write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
+                if local_config is not None:
+                    (model_dir / LOCAL_CONFIG).parent.mkdir(exist_ok=True)
+                    write_text_atomic(model_dir / LOCAL_CONFIG, local_config)
                 write_text_atomic(project.spec_path, spec_text)
     except OSError as exc:
         raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
@@ -291,4 +372,5 @@ def export_model(
         proof=results,
         created_model=created,
         replaced_version=replaced,
+        notes=notes + built,
     )

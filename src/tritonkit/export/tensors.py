@@ -13,31 +13,52 @@ from tritonkit.errors import ExportError, TritonkitError, UsageError
 from tritonkit.model.dtypes import from_torch
 from tritonkit.model.spec import TensorSpec
 
+OutputPath = tuple[str | int, ...]  # keys and indices from the model's result down to one tensor
+
 
 def flatten_outputs(result: Any) -> list[tuple[str | None, Any]]:
-    """A tensor, a tuple/list of tensors or a dict of tensors -> [(dict key or None, tensor)]."""
+    """A model's result -> [(name or None, tensor)] in the documented order (see `output_paths`).
+
+    Names join the path with dots (`hidden_states.0`); a bare tensor or a flat tuple gives None names.
+    """
+    return [(path_name(path), value) for path, value in output_paths(result)]
+
+
+def path_name(path: OutputPath) -> str | None:
+    """`('logits',)` -> 'logits', `('hidden', 1)` -> 'hidden.1'; a path of indices only -> None."""
+    if not any(isinstance(p, str) for p in path):
+        return None
+    return ".".join(str(p) for p in path)
+
+
+def output_paths(result: Any, prefix: OutputPath = ()) -> list[tuple[OutputPath, Any]]:
+    """Depth first: a tensor is one output; a dict (ModelOutput included) in its key order, skipping
+    None values; a tuple/list by index. Anything else is an ExportError."""
     import torch
 
     if isinstance(result, torch.Tensor):
-        return [(None, result)]
+        return [(prefix, result)]
     if isinstance(result, Mapping):
-        items = list(result.items())
+        items: list[tuple[str | int, Any]] = []
+        for key, value in result.items():
+            if not isinstance(key, str):
+                raise ExportError(f"output key {key!r} is not a string")
+            if value is not None:
+                items.append((key, value))
     elif isinstance(result, Sequence) and not isinstance(result, str):
-        items = [(None, v) for v in result]
+        items = list(enumerate(result))
     else:
+        where = f" at {path_name(prefix) or prefix}" if prefix else ""
         raise ExportError(
-            f"the model returned a {type(result).__name__}",
-            hint="return a tensor, a tuple/list of tensors or a dict of tensors",
+            f"the model returned a {type(result).__name__}{where}",
+            hint="return tensors, or tuples/lists/dicts of tensors",
         )
+    out: list[tuple[OutputPath, Any]] = []
     for key, value in items:
-        if not isinstance(value, torch.Tensor):
-            raise ExportError(
-                f"output {key if key is not None else '#'} is a {type(value).__name__}, not a tensor",
-                hint="return a tensor, a flat tuple/list of tensors or a flat dict of tensors",
-            )
-        if key is not None and not isinstance(key, str):
-            raise ExportError(f"output key {key!r} is not a string")
-    return items
+        out.extend(output_paths(value, (*prefix, key)))
+    if not out and not prefix:
+        raise ExportError("the model returned no tensors", hint="return at least one tensor")
+    return out
 
 
 def triton_type(tensor: Any, what: str) -> str:

@@ -51,6 +51,8 @@ __all__ = [
 _BACKENDS: dict[str, tuple[str, str]] = {
     "pytorch": ("pytorch_libtorch", ""),
     "onnx": ("onnxruntime_onnx", ""),
+    # AOTInductor packages: Triton 26.03+ serves them with the PyTorch backend (both fields set).
+    "torch_aoti": ("torch_aoti", "pytorch"),
     "tensorrt": ("tensorrt_plan", ""),
     "tensorflow": ("tensorflow_savedmodel", ""),
     "python": ("", "python"),
@@ -62,6 +64,8 @@ _BACKEND_ALIASES = {
     "pytorch_libtorch": "pytorch",
     "torchscript": "pytorch",
     "onnxruntime": "onnx",
+    "aoti": "torch_aoti",
+    "pt2": "torch_aoti",
     "onnxruntime_onnx": "onnx",
     "tensorrt_plan": "tensorrt",
     "trt": "tensorrt",
@@ -81,6 +85,7 @@ _KIND_OF = {
     "tensorflow": "tensorflow",
     "python": "python",
     "ensemble": "ensemble",
+    "torch_aoti": "torch_aoti",
 }
 # The ModelConfig fields the typed attributes of ModelSpec hold (never in its `extra`).
 TYPED_FIELDS = frozenset(

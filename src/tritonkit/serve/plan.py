@@ -357,6 +357,10 @@ def plan_local(
         *(f"--{kind}-port={port}" for kind, port in options.ports.items()),
         *server_args(options, cpu_only=True),
         "--exit-timeout-secs=1",  # Ctrl-C/stop should not wait 4+ s for idle models to unload
+        # With tritonkit's runtimes, a model with configs/tritonkit-local.pbtxt loads that one (export
+        # --format aoti writes it: Triton before 26.03 refuses platform torch_aoti); every other model
+        # falls back to its config.pbtxt (Triton's custom model configurations).
+        *(["--model-config-name=tritonkit-local"] if runtime_backends else []),
         "--backend-config=python,shm-default-byte-size=4194304",
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
         *options.server_args,

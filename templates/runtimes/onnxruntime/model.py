@@ -29,9 +29,10 @@ class TritonPythonModel(BatchedRuntime):
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(int(os.environ.get("TRITONKIT_ORT_THREADS", "1")), 1)
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            os.path.join(version_dir, filename), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        path = os.path.join(version_dir, filename)
+        if os.path.isdir(path):  # a model.onnx folder: model.onnx with its external data (Triton's layout)
+            path = os.path.join(path, "model.onnx")
+        self.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
         self.max_batch_size = int(self.config.get("max_batch_size", 0))
         self.inputs = [t["name"] for t in self.config.get("input", [])]
         self.outputs = [

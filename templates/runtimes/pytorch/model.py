@@ -1,4 +1,5 @@
-"""tritonkit's `pytorch` runtime for the Python backend: serves TorchScript `model.pt` unmodified.
+"""tritonkit's `pytorch` runtime for the Python backend: serves TorchScript `model.pt` unmodified,
+and AOTInductor `model.pt2` packages.
 
 Triton's CPU build from the nvidia-pytriton wheel has no libtorch backend. Put this file at
 `<backend-dir>/pytorch/model.py`, with tritonkit_runtime.py, beside a real copy of
@@ -7,6 +8,12 @@ backend. It follows the libtorch backend's conventions: inputs named `NAME__INDE
 argument INDEX, other names to the forward argument of that name (else config order); outputs named
 `NAME__INDEX` take element INDEX of a tuple output, dict outputs are matched by key, and every
 output is cast to its config data type.
+
+A `.pt2` file (default_model_filename "model.pt2") is loaded with torch._inductor.aoti_load_package
+and called with the inputs in config order. Triton serves such packages natively from 26.03
+(platform "torch_aoti"); the 24.10 server refuses that platform, so `tritonkit export --format aoti`
+also writes configs/tritonkit-local.pbtxt without it, which `serve --local` selects and this runtime
+serves (it logs that it does).
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ def _indices(names: list[str]) -> list[int] | None:
     return [int(m.group(1)) for m in found if m]
 
 
+def _log(message: str) -> None:
+    logger = getattr(pb_utils, "Logger", None)  # set by the stub; absent when imported elsewhere
+    if logger is not None:
+        logger.log_info(message)
+    else:
+        print(message, flush=True)
+
+
 class TritonPythonModel(BatchedRuntime):
     """Loads `<version>/model.pt` with torch.jit.load and runs it on each request (batched when it can)."""
 
@@ -41,8 +56,19 @@ class TritonPythonModel(BatchedRuntime):
         filename = self.config.get("default_model_filename") or "model.pt"
         threads = int(os.environ.get("TRITONKIT_TORCH_THREADS", "1"))
         torch.set_num_threads(max(threads, 1))
-        self.model = torch.jit.load(os.path.join(version_dir, filename), map_location="cpu")
-        self.model.eval()
+        path = os.path.join(version_dir, filename)
+        if filename.endswith(".pt2"):
+            from torch._inductor import aoti_load_package  # only for packages: it is slow to import
+
+            self.model = aoti_load_package(path)
+            _log(
+                f"{args['model_name']}: serving the AOTInductor package {filename} through tritonkit's "
+                "pytorch runtime (torch._inductor.aoti_load_package); Triton 26.03+ serves it natively"
+                " as platform torch_aoti"
+            )
+        else:
+            self.model = torch.jit.load(path, map_location="cpu")
+            self.model.eval()
         self.max_batch_size = int(self.config.get("max_batch_size", 0))
         self.inputs = [t["name"] for t in self.config.get("input", [])]
         self.outputs = [
@@ -75,6 +101,8 @@ class TritonPythonModel(BatchedRuntime):
             result = self.model(*args)
         if isinstance(result, torch.Tensor):
             result = (result,)
+        elif isinstance(result, list):  # an AOTInductor package returns a list
+            result = tuple(result)
         out: dict[str, np.ndarray] = {}
         for i, (name, dtype) in enumerate(self.outputs):
             if isinstance(result, dict):
