@@ -209,7 +209,7 @@ def test_data_dependent_control_flow_refused_when_traced_and_scripted_works(repo
         with pytest.raises(ExportError) as info:
             _export(DataDependent(), torch.ones(3), repo=repo, name="flow2", format=fmt)
         assert "--method script" in (info.value.hint or "")
-    with pytest.raises(ExportError, match=r"disagrees with the eager model on other fresh random values") as info:
+    with pytest.raises(ExportError, match=r"disagrees with the eager model on other fresh random") as info:
         _export(DataDependent(), torch.ones(3), repo=repo, name="flow", next=True)
     assert "tracer warning at " in (info.value.hint or "") and "export_support.py:" in (info.value.hint or "")
     assert snapshot(repo.parent) == before
