@@ -256,3 +256,42 @@ def test_a_repository_path_with_a_space_and_an_umlaut(tmp_path: Path) -> None:
     assert refused.returncode == 2 and time.monotonic() - begun < 15
     assert refused.stderr.count("error:") == 1 and "'add sub'" in refused.stderr
     assert json.loads(cli("status", "--json").stdout) == []
+
+
+@pytest.mark.server
+def test_a_picked_free_port_taken_before_the_server_binds_it_is_picked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in `make bench` on the loaded machine: another process took a port between pick and bind."""
+    _need_server()
+    import socket
+
+    import tritonkit.serve.local as local
+    from tritonkit.serve.plan import ServeOptions
+
+    repo = scaffold_add_sub(tmp_path)
+    thief = socket.socket()
+    thief.bind(("127.0.0.1", 0))
+    thief.listen()
+    taken = thief.getsockname()[1]
+    plans: list[Any] = []
+    real_plan = local.plan_local_server
+
+    def plan(*args: Any, **kwargs: Any) -> Any:
+        command = real_plan(*args, **kwargs)
+        if not plans:  # the first plan's gRPC port is taken right after it was picked
+            from dataclasses import replace
+
+            argv = [a if not a.startswith("--grpc-port=") else f"--grpc-port={taken}" for a in command.argv]
+            command = replace(command, argv=argv, grpc_port=taken)
+        plans.append(command)
+        return command
+
+    monkeypatch.setattr(local, "plan_local_server", plan)
+    try:
+        with local.start_local_server(repo, ServeOptions(startup_timeout=60)) as server:
+            assert len(plans) == 2 and server.command.grpc_port != taken
+            assert infer_add_sub(server.http_url)["OUTPUT0"] == [1.0, 2.0, 3.0, 4.0]
+        assert tagged_pids(plans[0].shm_prefix) == []
+    finally:
+        thief.close()

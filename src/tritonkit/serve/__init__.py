@@ -127,26 +127,29 @@ def start_server(
 def _start_local(repository: Path, options: ServeOptions) -> LocalServer:
     """A local server, recorded before its process starts (see registry.py) and forgotten when it stops."""
     from tritonkit.serve import registry
-    from tritonkit.serve.local import plan_local_server, state_dir
+    from tritonkit.serve.local import state_dir
 
     name = container_name(repository, options.name)
-    command = plan_local_server(repository, options)
     own_log = options.log_path is None
     log_path = Path(options.log_path) if options.log_path else state_dir() / "logs" / f"{name}.log"
-    host = "127.0.0.1" if command.bind in ("0.0.0.0", "") else command.bind
-    record = registry.starting_record(
-        name,
-        http=f"{host}:{command.http_port}",
-        grpc=f"{host}:{command.grpc_port}",
-        metrics=f"{host}:{command.metrics_port}",
-        repository=str(repository),
-        started=_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        log_path=str(log_path),
-        shm_prefix=command.shm_prefix,
-        alias=str(command.alias) if command.alias else None,
-        own_log=own_log,
-    )
-    registry.save_local(record)
+    record = registry.starting_record(name)
+
+    def planned(command: LocalCommand) -> None:
+        nonlocal record
+        host = "127.0.0.1" if command.bind in ("0.0.0.0", "") else command.bind
+        record = registry.starting_record(
+            name,
+            http=f"{host}:{command.http_port}",
+            grpc=f"{host}:{command.grpc_port}",
+            metrics=f"{host}:{command.metrics_port}",
+            repository=str(repository),
+            started=_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            log_path=str(log_path),
+            shm_prefix=command.shm_prefix,
+            alias=str(command.alias) if command.alias else None,
+            own_log=own_log,
+        )
+        registry.save_local(record)
 
     def spawned(server: LocalServer) -> None:
         if server.identity is not None:
@@ -158,7 +161,7 @@ def _start_local(repository: Path, options: ServeOptions) -> LocalServer:
         server = start_local_server(
             repository,
             replace(options, log_path=log_path),
-            command=command,
+            on_plan=planned,
             on_spawn=spawned,
             own_log=own_log,
         )

@@ -26,9 +26,16 @@ from tritonkit.errors import EngineUnavailableError, UsageError
 from tritonkit.serve.binary import find_install, server_env
 from tritonkit.serve.install import prepare_backend_dir, runtime_backends
 from tritonkit.serve.plan import LocalCommand, ServeOptions, plan_local
-from tritonkit.serve.ports import check_ports_free, check_ports_owned, concrete_ports
+from tritonkit.serve.ports import check_ports_free, concrete_ports, foreign_port_error
 from tritonkit.serve.process import ProcessId, end_server, identify, remove_shm, tail
-from tritonkit.serve.ready import Readiness, expected_models, fatal_log_line, not_ready_error, wait_ready
+from tritonkit.serve.ready import (
+    Readiness,
+    clean_log_line,
+    expected_models,
+    fatal_log_line,
+    not_ready_error,
+    wait_ready,
+)
 
 __all__ = ["LocalCommand", "LocalServer", "plan_local_server", "start_local_server"]
 
@@ -211,20 +218,43 @@ def start_local_server(
     options: ServeOptions | None = None,
     *,
     command: LocalCommand | None = None,
+    on_plan: Callable[[LocalCommand], None] | None = None,
     on_spawn: Callable[[LocalServer], None] | None = None,
     own_log: bool | None = None,
 ) -> LocalServer:
     """Start tritonserver on `repository` and return once it is ready.
 
-    `on_spawn` sees the server right after its process starts (the registry records its identity).
-    The log goes to `options.log_path` (kept: it is the caller's, unless `own_log`), else to a new file
-    in tritonkit's state folder, removed when a server that was ready stops.
+    `on_plan` sees each plan before its process starts, `on_spawn` the server right after (the registry
+    records both). The log goes to `options.log_path` (kept: it is the caller's, unless `own_log`), else to
+    a new file in tritonkit's state folder, removed when a server that was ready stops.
     Raises ServerNotReadyError (a ModelsNotReadyError with per-model reasons and the log tail), or
     EngineUnavailableError when another process holds one of its ports, after stopping the process
     and removing its shared memory, when it exits, a model fails or the timeout passes.
     """
     options = options or ServeOptions()
-    command = command or plan_local_server(repository, options)
+    # A free port is found by binding and releasing it: another process may take it before the server
+    # binds it (seen on a loaded machine). Ports tritonkit picked itself are picked again, twice at most.
+    attempts = 3 if command is None and 0 in options.ports.values() else 1
+    for attempt in range(attempts):
+        planned = command or plan_local_server(repository, options)
+        if on_plan is not None:
+            on_plan(planned)
+        outcome = _run(repository, planned, options, on_spawn, own_log)
+        if isinstance(outcome, LocalServer):
+            return outcome
+        if attempt == attempts - 1:
+            raise outcome
+    raise AssertionError("unreachable")
+
+
+def _run(
+    repository: Path,
+    command: LocalCommand,
+    options: ServeOptions,
+    on_spawn: Callable[[LocalServer], None] | None,
+    own_log: bool | None,
+) -> LocalServer | EngineUnavailableError:
+    """One start: the ready server, or the error of a port another process holds (server stopped)."""
     log_path, owned = _open_log(options, own_log)
     if command.alias is not None:
         command.alias.parent.mkdir(parents=True, exist_ok=True)
@@ -258,8 +288,13 @@ def start_local_server(
             fatal=lambda: fatal_log_line(server.log_tail(60)),
         )
         exited = None if server.running() else f"exited with code {process.returncode}"
-        if exited is not None:
-            _raise_if_port_taken(server.log_tail(30), command)
+        port_error = _port_taken_in_log(server.log_tail(30), command) if exited else None
+        if port_error is None and readiness.ready:
+            # The ready answer may come from another server on the same ports (started at the same time).
+            port_error = foreign_port_error(command.ports, server.pid)
+        if port_error is not None:
+            server.stop(grace=3.0)
+            return port_error
         if not readiness.ready:
             server.readiness = readiness
             raise not_ready_error(
@@ -269,8 +304,6 @@ def start_local_server(
                 timeout=options.startup_timeout,
                 where=f"server log: {log_path}",
             )
-        # The ready answer may come from another server on the same ports (started at the same time).
-        check_ports_owned(command.ports, server.pid)
         server.readiness = readiness
         server.runtime_models = _runtime_models(server)
     except BaseException:
@@ -282,15 +315,16 @@ def start_local_server(
 _PORT_TAKEN = re.compile(r"already in use|Address in use|Failed to listen|failed to bind", re.I)
 
 
-def _raise_if_port_taken(log_tail: str, command: LocalCommand) -> None:
-    """A server that died because another process took one of its ports (between check and start)."""
+def _port_taken_in_log(log_tail: str, command: LocalCommand) -> EngineUnavailableError | None:
+    """The error of a server that died because another process took one of its ports, else None."""
     for line in log_tail.splitlines():
         if _PORT_TAKEN.search(line):
             ports = ", ".join(f"{k} {p}" for k, p in command.ports.items())
-            raise EngineUnavailableError(
-                f"a port of the server ({ports}) is already in use: {line.strip()}",
+            return EngineUnavailableError(
+                f"a port of the server ({ports}) is already in use: {clean_log_line(line)}",
                 hint="stop the other server (`tritonkit status`) or pick other ports (0 = any free)",
             )
+    return None
 
 
 def _runtime_models(server: LocalServer) -> dict[str, str]:

@@ -86,8 +86,8 @@ def listener_pids(port: int) -> set[int]:
     return pids
 
 
-def check_ports_owned(ports: dict[str, int], pid: int) -> None:
-    """Raise when one of `ports` is not listened on by process `pid` (another server answered for it).
+def foreign_port_error(ports: dict[str, int], pid: int) -> EngineUnavailableError | None:
+    """The error to raise when one of `ports` is not listened on by process `pid`, else None.
 
     Two servers started at once on the same ports both pass the check before start; only the first
     binds, and the readiness check of the second would be answered by the first.
@@ -96,8 +96,9 @@ def check_ports_owned(ports: dict[str, int], pid: int) -> None:
         owners = listener_pids(port)
         if pid not in owners:
             others = ", ".join(str(p) for p in sorted(owners)) or "none found"
-            raise EngineUnavailableError(
+            return EngineUnavailableError(
                 f"port {port} (--{kind}-port) is held by another process (pid {others}), not by the "
                 "server just started",
                 hint=f"stop the other server (`tritonkit status`) or pick another --{kind}-port",
             )
+    return None
