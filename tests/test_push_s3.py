@@ -274,3 +274,44 @@ def test_polling_server_sees_whole_versions_only(
     _wait(lambda: server.version_ready(3), 30, "version 3 was not served", server)
     assert infer_add_sub(server.http)["OUTPUT0"] == [3.0, 6.0, 9.0, 12.0]
     assert server.errors() == [], "a polling server logged a failed load"
+
+
+# ---------------------------------------------------------------------------------------------- serve s3://
+
+FREE_PORTS = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
+
+
+def _serve_and_infer(uri: str, s3: S3Server, *args: str) -> tuple[str, str]:
+    """`tritonkit serve URI --detach ...`, then `tritonkit infer`; the server's name and the infer output."""
+    from serve_support import http_url_from
+
+    started = cli("serve", uri, "--detach", *FREE_PORTS, *args, env=_env(s3), timeout=240)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "model add_sub v1: READY" in started.stdout
+    name = next(line.split()[1] for line in started.stdout.splitlines() if line.startswith("server "))
+    try:
+        answer = cli(
+            "infer", "add_sub", "-i", "INPUT0=[1,2,3,4]", "-i", "INPUT1=[4,3,2,1]", "--json",
+            "--url", http_url_from(started.stdout),
+        )  # fmt: skip
+        assert answer.returncode == 0, answer.stderr
+    finally:
+        stopped = cli("stop", name)
+        assert stopped.returncode == 0, stopped.stderr
+    return name, answer.stdout
+
+
+def test_serve_local_from_s3_answers_infer(s3_server: S3Server, tmp_path: Path) -> None:
+    from client_support import server_binary
+
+    require(server_binary() is not None, "the Triton server", "pip install 'tritonkit[server]'")
+    repo = scaffold_add_sub(tmp_path)
+    uri = s3_server.uri("serve-local")
+    assert cli("push", str(repo), uri, env=_env(s3_server)).returncode == 0
+    _, output = _serve_and_infer(uri, s3_server, "--local")
+    assert json.loads(output)["outputs"]["OUTPUT0"]["data"] == [1.0, 2.0, 3.0, 4.0]
+    # a wrong secret is refused by tritonkit's own check, before any server starts
+    started = time.monotonic()
+    refused = cli("serve", uri, "--local", "--detach", *FREE_PORTS, env=_env(s3_server, secret="nope"))
+    assert refused.returncode == 2 and "refused the credentials" in _one_line_error(refused)
+    assert time.monotonic() - started < 20

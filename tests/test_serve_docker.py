@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import s3_support
+from s3_support import S3Server
 from serve_support import (
     Engine,
     Registry,
@@ -34,6 +36,7 @@ from serve_support import (
 
 pytestmark = pytest.mark.docker
 
+s3_server = s3_support.s3_server  # the session's one S3 server (issue 12)
 FREE_PORTS = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
 
 
@@ -233,3 +236,22 @@ def test_login_uses_oauthtoken_and_the_key(
         assert not list(Path.home().rglob("config.json")), "tritonkit writes no credentials file"
     finally:
         stop_registry(registry)
+
+
+def test_serve_from_s3_on_the_host_network(engine: Engine, s3_server: S3Server, tmp_path: Path) -> None:
+    # issue 12: in a container 127.0.0.1 is the container; an s3:// endpoint there needs the host network
+    repo = scaffold_add_sub(tmp_path)
+    uri = s3_server.uri("serve-docker")
+    assert cli("push", str(repo), uri, env=s3_server.env()).returncode == 0
+    started = cli("serve", uri, "--detach", "--name", "dk-s3", *FREE_PORTS, env=s3_server.env())
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        assert "model add_sub v1: READY" in started.stdout
+        http = http_url_from(started.stdout)
+        answer = cli("infer", "add_sub", "-i", "INPUT0=[1,2,3,4]", "-i", "INPUT1=[4,3,2,1]", "--url", http)
+        assert answer.returncode == 0, answer.stderr
+        config = engine.client.containers.get("dk-s3").attrs["HostConfig"]  # type: ignore[attr-defined]
+        assert config["NetworkMode"] == "host" and not config.get("Mounts")
+    finally:
+        stopped = cli("stop", "dk-s3")
+    assert stopped.returncode == 0, stopped.stderr

@@ -153,7 +153,10 @@ def _split_server_flags(first: list[str], rest: list[str]) -> tuple[str | None, 
 def serve(
     ctx: typer.Context,
     repository: Annotated[
-        Path | None, typer.Argument(help="Model repository (default: --repo / tritonkit.yaml).")
+        str | None,
+        typer.Argument(
+            help="Model repository: a folder or s3://[host:port/]bucket/prefix (default: --repo)."
+        ),
     ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="Run a tritonserver binary here instead of Docker.")
@@ -206,6 +209,12 @@ def serve(
     name: Annotated[
         str | None, typer.Option("--name", help="Server name (default: tritonkit-<repo>-<random>).")
     ] = None,
+    network: Annotated[
+        str,
+        typer.Option(
+            "--network", help="Docker: host = the host's network (default for an s3:// on 127.0.0.1)."
+        ),
+    ] = "",
     model_control_mode: Annotated[
         str, typer.Option("--model-control-mode", help="none, explicit or poll.")
     ] = "none",
@@ -238,16 +247,22 @@ def serve(
     Ctrl-C stops the server and removes its container/process. Unknown --flags go to tritonserver.
     """
     from tritonkit.repository.project import resolve_repository
-    from tritonkit.serve import plan_server, start_server
-    from tritonkit.serve.plan import ServeOptions, parse_env
 
     # Unknown server flags reach us mixed with the positional slot (`serve --local --log-verbose=1`
     # puts the flag there): split them apart again.
-    positional, passed = _split_server_flags([str(repository)] if repository is not None else [], ctx.args)
-    repository = Path(positional) if positional is not None else None
-    if repository is not None and repo is not None:
+    from tritonkit.repository.remote import is_remote
+    from tritonkit.serve import plan_server, start_server
+    from tritonkit.serve.plan import ServeOptions, parse_env
+
+    positional, passed = _split_server_flags([repository] if repository is not None else [], ctx.args)
+    if positional is not None and repo is not None:
         raise UsageError("give the repository once (argument or --repo)")
-    repository = resolve_repository(repository or repo)
+    # a remote repository (s3://...) goes to the server as it is, after tritonkit's own bounded check
+    target: Path | str
+    if positional is not None and is_remote(positional):
+        target = positional
+    else:
+        target = resolve_repository(Path(positional) if positional else repo)
     extra = [*(server_arg or []), *passed]
     options = ServeOptions(
         image=image,
@@ -266,20 +281,21 @@ def serve(
         pull=pull,
         startup_timeout=timeout,
         server_bin=server_bin,
+        network=network,
     )
     if build and local:
         raise UsageError(
             "--build is for Docker", hint="with --local, pip install the requirements in this venv"
         )
     if dry_run:
-        plan = plan_server(repository, options, local=local)
+        plan = plan_server(target, options, local=local)
         echo(json.dumps(plan.to_dict(), indent=2))
         return
     started = time.monotonic()
     with _sigterm_as_interrupt():
         try:
             server = start_server(
-                repository,
+                target,
                 options,
                 local=local,
                 on_progress=_PullPrinter(),

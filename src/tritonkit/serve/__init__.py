@@ -35,26 +35,42 @@ __all__ = [
 ]
 
 
-def _repository(repository: str | Path) -> Path:
+def _repository(repository: str | Path, *, check: bool = True) -> Path | str:
+    """A local repository as an absolute folder; a remote one as its URI, checked (serve/remote.py)."""
     from tritonkit.errors import UsageError
+    from tritonkit.serve.remote import check_remote, remote_uri
 
+    uri = remote_uri(repository)
+    if uri is not None:
+        if check:
+            check_remote(uri)
+        return str(repository)
     path = Path(repository).absolute()
     if not path.is_dir():
         raise UsageError(f"repository {path} is not a folder", hint="create one with `tritonkit init`")
     return path
 
 
-def _docker_options(repository: Path, options: ServeOptions) -> ServeOptions:
-    """Options with ports 0 replaced by free ports and a name (Docker publishes exactly what it is told)."""
+def _docker_options(repository: Path | str, options: ServeOptions) -> ServeOptions:
+    """Options with ports 0 replaced by free ports and a name (Docker publishes exactly what it is told).
+
+    A remote repository also gets the credential variables the server reads, and the host's network
+    when its endpoint is on the loopback."""
     from tritonkit.serve.ports import concrete_ports
+    from tritonkit.serve.remote import needs_host_network, remote_uri, server_env
 
     ports = concrete_ports(options.ports)
+    uri = remote_uri(repository)
+    if uri is not None:
+        env = server_env(uri, os.environ) | options.env
+        network = options.network or ("host" if needs_host_network(uri) else "")
+        options = replace(options, env=env, network=network)
     return replace(
         options,
         http_port=ports["http"],
         grpc_port=ports["grpc"],
         metrics_port=ports["metrics"],
-        name=container_name(repository, options.name),
+        name=container_name(Path(repository), options.name),
     )
 
 
@@ -69,7 +85,7 @@ def plan_server(
     from tritonkit.serve.local import plan_local_server
 
     options = options or ServeOptions()
-    path = _repository(repository)
+    path = _repository(repository, check=False)
     if local:
         return plan_local_server(path, options, create=False)
     return plan_container(path, _docker_options(path, options), environ=os.environ, now=_now())
@@ -113,6 +129,8 @@ def start_server(
         if on_progress is not None:
             on_progress(event)
     if build:
+        if not isinstance(path, Path):
+            raise UsageError("--build reads requirements.txt beside a local repository", hint="drop --build")
         requirements = images.find_requirements(path)
         if requirements is None:
             raise UsageError(
@@ -124,12 +142,12 @@ def start_server(
     return engine.start_container(client, spec, timeout=options.startup_timeout, expected_models=expected)
 
 
-def _start_local(repository: Path, options: ServeOptions) -> LocalServer:
+def _start_local(repository: Path | str, options: ServeOptions) -> LocalServer:
     """A local server, recorded before its process starts (see registry.py) and forgotten when it stops."""
     from tritonkit.serve import registry
     from tritonkit.serve.local import state_dir
 
-    name = container_name(repository, options.name)
+    name = container_name(Path(repository), options.name)
     own_log = options.log_path is None
     log_path = Path(options.log_path) if options.log_path else state_dir() / "logs" / f"{name}.log"
     record = registry.starting_record(name)

@@ -77,12 +77,15 @@ def run_kwargs(spec: ContainerSpec) -> dict[str, Any]:
                 capabilities=[["gpu"]],
             )
         )
+    network: dict[str, Any] = {"ports": {f"{c}/tcp": (spec.host_ip, h) for c, h in spec.ports.items()}}
+    if spec.network:  # host networking publishes nothing: the command names the host ports
+        network = {"network_mode": spec.network}
     return {
         "image": spec.image,
         "command": spec.command,
         "name": spec.name,
         "detach": True,
-        "ports": {f"{c}/tcp": (spec.host_ip, h) for c, h in spec.ports.items()},
+        **network,
         "mounts": [
             Mount(target=m.target, source=m.source, type="bind", read_only=m.read_only) for m in spec.mounts
         ],

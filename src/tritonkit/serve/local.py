@@ -85,7 +85,7 @@ def _served_repository(repository: Path, token: str) -> tuple[str, Path | None]:
 
 
 def plan_local_server(
-    repository: Path,
+    repository: Path | str,
     options: ServeOptions | None = None,
     *,
     create: bool = True,
@@ -93,9 +93,13 @@ def plan_local_server(
     shm_prefix: str | None = None,
 ) -> LocalCommand:
     """The full plan (binary found, backend dir prepared, free ports chosen), nothing started."""
+    from tritonkit.serve.remote import remote_uri
+    from tritonkit.serve.remote import server_env as remote_env
+
     options = options or ServeOptions()
-    repository = Path(repository).absolute()
-    if not repository.is_dir():
+    uri = remote_uri(repository)  # a remote repository goes to the server as it is (serve/remote.py)
+    repository = Path(repository).absolute() if uri is None else repository
+    if isinstance(repository, Path) and not repository.is_dir():
         raise UsageError(f"repository {repository} is not a folder", hint="create one with `tritonkit init`")
     check_ports_free({k: p for k, p in options.ports.items() if p})
     ports = concrete_ports(options.ports)
@@ -105,13 +109,19 @@ def plan_local_server(
     install = find_install(options.server_bin)
     backend_dir = prepare_backend_dir(install, create=create)
     prefix = shm_prefix or new_shm_prefix()
-    served, alias = _served_repository(repository, prefix)
+    environ = os.environ if environ is None else environ
+    env = server_env(install, environ)
+    if isinstance(repository, Path):
+        served, alias = _served_repository(repository, prefix)
+    else:
+        served, alias = repository, None
+        env |= remote_env(uri, environ) if uri is not None else {}
     command = plan_local(
         served,
         options,
         binary=install.binary,
         backend_dir=backend_dir,
-        env=server_env(install, os.environ if environ is None else environ),
+        env=env,
         shm_prefix=prefix,
         runtime_backends=runtime_backends(install),
     )
@@ -214,7 +224,7 @@ def _open_log(options: ServeOptions, own_log: bool | None) -> tuple[Path, bool]:
 
 
 def start_local_server(
-    repository: Path,
+    repository: Path | str,
     options: ServeOptions | None = None,
     *,
     command: LocalCommand | None = None,

@@ -140,6 +140,7 @@ class ContainerSpec:
     labels: dict[str, str]
     env: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
+    network: str = ""  # "" = the engine's default bridge; "host" = the host's network (no publishing)
 
     def host_port(self, kind: str) -> int:
         return self.ports[CONTAINER_PORTS[kind]]
@@ -165,6 +166,7 @@ class ContainerSpec:
             "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in self.ulimits],
             "labels": self.labels,
             "env": mask_env(self.env) if mask_secrets else dict(self.env),
+            "network": self.network or "bridge",
         }
 
 
@@ -228,6 +230,7 @@ class ServeOptions:
     startup_timeout: float = 120.0
     server_bin: Path | None = None  # local: the tritonserver binary (default: PATH, then the wheel)
     log_path: Path | None = None  # local: where the server log goes (default: tritonkit's state folder)
+    network: str = ""  # Docker: "host" runs on the host's network (an s3:// endpoint on 127.0.0.1 needs it)
 
     @property
     def ports(self) -> dict[str, int]:
@@ -307,6 +310,15 @@ def plan_container(
         *server_args(options, cpu_only=gpus is None),
         *options.server_args,
     ]
+    if options.network == "host":  # nothing is published: the server listens on the host ports itself
+        command[2:2] = [
+            *(f"--{kind}-address={options.host_ip or '0.0.0.0'}" for kind in options.ports),
+            *(f"--{kind}-port={port}" for kind, port in options.ports.items()),
+        ]
+    elif options.network:
+        raise UsageError(
+            f"bad --network {options.network!r}", hint="use host, or leave it out for the bridge"
+        )
     host = "127.0.0.1" if options.host_ip in ("0.0.0.0", "") else options.host_ip
     labels = {
         LABEL: "true",
@@ -329,6 +341,7 @@ def plan_container(
         labels=labels,
         env=dict(options.env),
         pull=options.pull,
+        network=options.network,
     )
 
 
