@@ -258,7 +258,7 @@ def start_local_server(
 
 
 def _run(
-    repository: Path,
+    repository: Path | str,
     command: LocalCommand,
     options: ServeOptions,
     on_spawn: Callable[[LocalServer], None] | None,
