@@ -222,6 +222,8 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
         if previous_yaml is not None:
             write_text_atomic(project.spec_path, previous_yaml)
         raise
+    if previous_yaml is None and not (project.spec_path.parent / SCHEMA_FILE).exists():
+        write_schema_file(project.spec_path.parent)  # the spec's first line names it
     return plan
 
 
