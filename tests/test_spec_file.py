@@ -213,3 +213,31 @@ def test_export_merge_keeps_non_io_fields() -> None:
     assert [t.name for t in merged.inputs] == ["INPUT__0"] and merged.max_batch_size == 0
     assert merged.dynamic_batching is not None and merged.instance_groups[0].count == 2
     assert merged.extra["model_warmup"] == [{"name": "w"}]
+
+
+@pytest.mark.torch
+def test_export_next_after_apply_keeps_batching_groups_and_warmup(tmp_path: Path) -> None:
+    """The issue's case: `bench --sweep --apply` then `export --next` lost dynamic_batching and instance_group."""
+    from conftest import require
+    from export_support import HAS_TORCH, TORCH_HOW
+
+    require(HAS_TORCH, "torch", TORCH_HOW)
+    import torch
+
+    from export_support import MLP
+    from tritonkit.bench.apply import apply_variant
+    from tritonkit.bench.result import Variant
+    from tritonkit.export import export_model
+
+    assert run(["init"]) == 0
+    export_model(MLP(), torch.randn(2, 16), repo=REPO, name="mlp", max_batch_size=8)
+    data = yaml.safe_load(Path("tritonkit.yaml").read_text())
+    data["models"][0]["model_warmup"] = [{"name": "w", "batch_size": 1}]
+    Path("tritonkit.yaml").write_text(yaml.safe_dump(data))
+    apply_variant(REPO, "mlp", Variant(3, True), queue_delay_us=200)
+    export_model(MLP(), torch.randn(2, 16), repo=REPO, name="mlp", max_batch_size=8, next=True)
+    config = parse_config((REPO / "mlp" / "config.pbtxt").read_text())
+    assert config.dynamic_batching.max_queue_delay_microseconds == 200
+    assert [(g.count, g.kind) for g in config.instance_group] == [(3, 0)]  # KIND_AUTO kept, not pinned to CPU
+    assert config.model_warmup[0].name == "w" and (REPO / "mlp" / "2" / "model.pt").is_file()
+    assert load_project(REPO).model("mlp").to_message() == config  # type: ignore[union-attr]
