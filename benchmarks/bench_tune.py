@@ -12,7 +12,8 @@ answer's config, throughput and p99:
 - Model Analyzer brute search with `--run-config-search-max-concurrency 128 --perf-analyzer-timeout 60`
   (about 22 min: only with --ma-brute; otherwise the figures recorded in the last such run are shown).
 - `tritonkit bench --tune` (perf_analyzer engine).
-- tritonkit's exhaustive `--sweep`: the same grid at concurrency 1..256 (the reference for "within 5%").
+- tritonkit's exhaustive `--sweep`: every config of the space at concurrency 8..256 (the reference for
+  "within 5%").
 
 Goals: --tune's throughput >= MA brute's, in no more wall time than MA quick, and within 5% of the
 exhaustive sweep's best. The machine is shared: the load average is printed with the figures.
@@ -33,11 +34,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from client_support import EXAMPLES, start_test_server  # noqa: E402
+from tritonkit.bench.measure import BenchOptions, Meter, start_meter  # noqa: E402
+from tritonkit.bench.result import BenchResult, Budget, Variant  # noqa: E402
+from tritonkit.bench.sweep import Variants, run_sweep  # noqa: E402
+from tritonkit.bench.tune import TuneSpace, run_tune  # noqa: E402
+from tritonkit.client.client import Client  # noqa: E402
 
 MA_VENV = Path(os.environ.get("TRITONKIT_MA_VENV", "/var/tmp/tritonkit-ma-venv"))
 MA_VERSION = "1.58.0"
@@ -50,7 +57,7 @@ RECORDED_BRUTE = ROOT / "benchmarks" / "bench_tune_ma_brute.json"
 
 @dataclass
 class Answer:
-    """A contender's answer: how long it took, and the config it names with its measured figures."""
+    """A contender's answer: how long it took, the config it names, and its own measured figures."""
 
     who: str
     wall_s: float
@@ -58,6 +65,10 @@ class Answer:
     infer_per_s: float
     p99_ms: float
     note: str = ""
+    variant: dict[str, Any] | None = None  # Variant fields, to measure the answer again here
+    concurrency: int = 0
+    again_infer_per_s: float = float("nan")  # the answer measured again by one meter, in this run
+    again_p99_ms: float = float("nan")
 
 
 def make_repository(dest: Path) -> Path:
@@ -138,26 +149,39 @@ def run_model_analyzer(mode: str, url: str, grpc_url: str, metrics_port: int, wo
 
 
 def _ma_answer(who: str, wall: float, out: Path) -> Answer:
+    """The best row within the budget of Model Analyzer's table, with the config it wrote for it."""
     table = next(out.rglob("metrics-model-inference.csv"), None)
     if table is None:
         sys.exit(f"error: no metrics-model-inference.csv under {out}")
     rows = list(csv.DictReader(table.open()))
-    ok = [r for r in rows if _float(r, "p99 Latency (ms)") <= BUDGET_MS]
+    tput = next(k for k in rows[0] if k.startswith("Throughput"))
+    p99 = next(k for k in rows[0] if k.startswith("p99"))
+    ok = [r for r in rows if _float(r, p99) <= BUDGET_MS]
     if not ok:
         return Answer(who, wall, "(none meets the budget)", 0.0, float("nan"))
-    best = max(ok, key=lambda r: _float(r, "Throughput (infer/sec)"))
-    config = (
-        f"{best.get('Model Config Path', '?')}: instances {best.get('Instance Group', '?')}, "
-        f"mbs {best.get('Max Batch Size', '?')}, concurrency {best.get('Concurrency', '?')}"
-    )
+    best = max(ok, key=lambda r: _float(r, tput))
+    name = best.get("Model Config Path", "")
+    variant = _variant_of(out / "output_model_repository" / name / "config.pbtxt")
     return Answer(
-        who,
-        wall,
-        config,
-        _float(best, "Throughput (infer/sec)"),
-        _float(best, "p99 Latency (ms)"),
-        note=f"{len(rows)} measured points",
-    )
+        who, wall, f"{name}: {Variant(**variant).label}", _float(best, tput), _float(best, p99),
+        note=f"{len(rows)} points", variant=variant, concurrency=int(best.get("Concurrency", "1")),
+    )  # fmt: skip
+
+
+def _variant_of(config_path: Path) -> dict[str, Any]:
+    from tritonkit.model.schema import parse_config
+
+    config = parse_config(config_path.read_text())
+    batching = config.HasField("dynamic_batching")
+    return {
+        "instances": sum(g.count for g in config.instance_group) or 1,
+        "dynamic_batching": batching,
+        "max_batch_size": config.max_batch_size if batching else None,
+        "queue_delay_us": config.dynamic_batching.max_queue_delay_microseconds if batching else None,
+        "preferred_batch_sizes": tuple(config.dynamic_batching.preferred_batch_size) or None
+        if batching
+        else None,
+    }
 
 
 def _float(row: dict[str, str], key: str) -> float:
@@ -167,44 +191,138 @@ def _float(row: dict[str, str], key: str) -> float:
         return float("nan")
 
 
+def _answer(who: str, result: BenchResult) -> Answer:
+    if result.best is None:
+        return Answer(who, result.wall_s, "(none meets the budget)", 0.0, float("nan"))
+    m = result.peak(result.best)
+    fields = result.best.fields()
+    fields["preferred_batch_sizes"] = tuple(fields["preferred_batch_sizes"] or ()) or None
+    return Answer(
+        who, result.wall_s, result.best.label, m.infer_per_s, m.p99_ms,
+        note=f"{len(result.variants())} configs, {len(result.rows)} points", variant=fields,
+        concurrency=m.concurrency,
+    )  # fmt: skip
+
+
+def options(duration_s: float) -> BenchOptions:
+    return BenchOptions(duration_s=duration_s, warmup_s=0.2, engine="perf_analyzer", max_runs=2)
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    if " infer/s" in what:
+        print(f"  [{done}{'/' + str(total) if total else ''}] {what}", flush=True)
+
+
+def run_tritonkit_tune(url: str) -> Answer:
+    space = TuneSpace(
+        instances=list(range(1, MAX_INSTANCES + 1)),
+        max_batch_sizes=[1 << k for k in range(8) if 1 << k <= MAX_BATCH],
+        max_concurrency=1024,
+    )
+    result = run_tune(url, "add_sub", Budget("p99", BUDGET_MS), options(1.0), space=space, progress=_progress)
+    return _answer("tritonkit --tune", result)
+
+
+def run_tritonkit_sweep(url: str) -> Answer:
+    opts = options(1.0)
+    opts.concurrency = [1 << k for k in range(3, 9)]  # 8..256: below 8 no config of this space peaks
+    opts.max_runs = 1
+    result = run_sweep(
+        url, "add_sub", opts, instances=list(range(1, MAX_INSTANCES + 1)), batching=[False, True],
+        max_batch_sizes=[1 << k for k in range(8) if 1 << k <= MAX_BATCH], budget=Budget("p99", BUDGET_MS),
+        progress=_progress,
+    )  # fmt: skip
+    return _answer("tritonkit --sweep (grid)", result)
+
+
+def measure_again(url: str, answers: list[Answer]) -> None:
+    """Every answer's config at its concurrency, measured by one meter here (3 x 3 s, the mean), in turn."""
+    with Client(url) as client, Variants(client, "add_sub") as session:
+        meter: Meter
+        meter, _ = start_meter(client, "add_sub", options(3.0))
+        try:
+            for a in answers:
+                if a.variant is None:
+                    continue
+                session.load(Variant(**a.variant))
+                meter.reloaded()
+                points = [meter.point(a.concurrency, 1) for _ in range(3)]
+                a.again_infer_per_s = sum(m.infer_per_s for m in points) / len(points)
+                a.again_p99_ms = max(m.p99_ms for m in points)
+        finally:
+            meter.close()
+
+
 def print_answers(answers: list[Answer]) -> None:
-    print(f"{'who':<22} {'wall s':>8} {'infer/s':>9} {'p99 ms':>7}  config")
+    print(f"{'who':<26} {'wall s':>7} {'infer/s':>8} {'p99 ms':>7} {'again/s':>8} {'p99':>6}  config")
     for a in answers:
-        print(f"{a.who:<22} {a.wall_s:8.1f} {a.infer_per_s:9,.0f} {a.p99_ms:7.1f}  {a.config}  {a.note}")
+        print(
+            f"{a.who:<26} {a.wall_s:7.1f} {a.infer_per_s:8,.0f} {a.p99_ms:7.1f} {a.again_infer_per_s:8,.0f} "
+            f"{a.again_p99_ms:6.1f}  {a.config}, concurrency {a.concurrency} ({a.note})"
+        )
+
+
+def print_goals(answers: dict[str, Answer]) -> None:
+    tune, quick = answers.get("tritonkit --tune"), answers.get("MA quick")
+    brute, grid = answers.get("MA brute"), answers.get("tritonkit --sweep (grid)")
+    if tune is None:
+        return
+    for other, what in ((brute, "MA brute"), (grid, "the exhaustive sweep"), (quick, "MA quick")):
+        if other is None or not other.infer_per_s:
+            continue
+        own = tune.infer_per_s / other.infer_per_s
+        again = tune.again_infer_per_s / other.again_infer_per_s if other.again_infer_per_s else float("nan")
+        print(f"--tune throughput / {what}: {own:.2f}x as each measured it, {again:.2f}x measured again here")
+    if quick is not None:
+        print(
+            f"--tune wall time / MA quick: {tune.wall_s / quick.wall_s:.2f}x "
+            f"({tune.wall_s:.0f} s vs {quick.wall_s:.0f} s)"
+        )
+    if brute is not None:
+        print(f"--tune wall time / MA brute: {tune.wall_s / brute.wall_s:.2f}x")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--ma-brute", action="store_true", help="run MA's brute search (about 22 min)")
     parser.add_argument("--only-ma-brute", action="store_true", help="only MA's brute search (records it)")
     parser.add_argument("--skip-ma", action="store_true", help="no Model Analyzer runs")
     parser.add_argument("--skip-sweep", action="store_true", help="no exhaustive tritonkit sweep")
     args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores, shared)")
+    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores, shared)", flush=True)
     with tempfile.TemporaryDirectory(prefix="tritonkit-bench-tune-") as tmp:
         work = Path(tmp)
         repo = make_repository(work)
         server = start_test_server(repo, explicit=True, load_models=["add_sub"])
         try:
-            answers: list[Answer] = []
-            metrics_port = server.handle.command.metrics_port
-            if args.only_ma_brute:
-                brute = run_model_analyzer("brute", server.http_url, server.grpc_url, metrics_port, work)
-                RECORDED_BRUTE.write_text(
-                    json.dumps({**brute.__dict__, "load": os.getloadavg()[0], "date": time.ctime()}, indent=2)
-                    + "\n"
-                )
-                print_answers([brute])
-                return
+            found: list[Answer] = []
+            http, grpc, metrics = server.http_url, server.grpc_url, server.handle.command.metrics_port
+            if args.only_ma_brute or args.ma_brute:
+                brute = run_model_analyzer("brute", http, grpc, metrics, work)
+                record = {**brute.__dict__, "load": os.getloadavg()[0], "date": time.ctime()}
+                RECORDED_BRUTE.write_text(json.dumps(record, indent=2, default=list) + "\n")
+                found.append(brute)
+                if args.only_ma_brute:
+                    print_answers(found)
+                    return
+            elif RECORDED_BRUTE.is_file() and not args.skip_ma:
+                record = json.loads(RECORDED_BRUTE.read_text())
+                print(f"MA brute: recorded on {record.pop('date')} (load {record.pop('load'):.1f})")
+                chosen = record.get("variant") or {}
+                if chosen.get("preferred_batch_sizes"):
+                    chosen["preferred_batch_sizes"] = tuple(chosen["preferred_batch_sizes"])
+                found.append(Answer(**{**record, "note": record["note"] + ", recorded"}))
             if not args.skip_ma:
-                answers.append(
-                    run_model_analyzer("quick", server.http_url, server.grpc_url, metrics_port, work)
-                )
-                if args.ma_brute:
-                    answers.append(
-                        run_model_analyzer("brute", server.http_url, server.grpc_url, metrics_port, work)
-                    )
-            print_answers(answers)
+                found.insert(0, run_model_analyzer("quick", http, grpc, metrics, work))
+                print(f"MA quick: {found[0].wall_s:.0f} s", flush=True)
+            found.append(run_tritonkit_tune(http))
+            print(f"tritonkit --tune: {found[-1].wall_s:.0f} s", flush=True)
+            if not args.skip_sweep:
+                found.append(run_tritonkit_sweep(http))
+                print(f"tritonkit --sweep: {found[-1].wall_s:.0f} s", flush=True)
+            measure_again(http, found)
+            print_answers(found)
+            print_goals({a.who: a for a in found})
         finally:
             server.stop()
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -48,8 +48,8 @@ def test_search_concurrency_finds_the_best_within_the_budget_in_few_points() -> 
     best = search_concurrency(evaluate, budget, start=1, gain_pct=5.0, max_concurrency=1024)
     assert best is not None and budget.met(best)
     true_best = max(c for c in range(1, 1025) if _server(c).p99_ms <= 20.0)  # what a grid of 1024 finds
-    assert best.concurrency >= true_best * 7 / 8  # the binary search stops within 1/8 of it
-    assert best.infer_per_s >= _server(true_best).infer_per_s * 0.97
+    assert best.concurrency >= true_best * 3 / 4  # the binary search stops within 1/4 of it
+    assert best.infer_per_s >= _server(true_best).infer_per_s * 0.95
     assert len(calls) == len(set(calls)) <= 12  # geometric growth + binary search, each point once
 
 

@@ -111,7 +111,9 @@ class Meter:
     def info(self) -> ModelInfo:
         return self.client.model_info(self.model)
 
-    def point(self, concurrency: int, batch: int, *, duration_s: float | None = None) -> Measurement:
+    def point(
+        self, concurrency: int, batch: int, *, duration_s: float | None = None, max_runs: int | None = None
+    ) -> Measurement:
         """One point, measured again while its windows disagree by more than the stability limit."""
         info = self.info()
         if batch > 1 and not info.batched:
@@ -126,7 +128,7 @@ class Meter:
             self._warm.add(batch)
         m = self._once(info, concurrency, batch, duration_s or self.options.duration_s)
         runs = 1
-        while runs < self.options.max_runs and not (m.spread_pct <= self.options.stability_pct):
+        while runs < (max_runs or self.options.max_runs) and not (m.spread_pct <= self.options.stability_pct):
             if math.isnan(m.spread_pct):
                 break  # too few requests to tell: nothing to repeat for
             m = self._once(info, concurrency, batch, duration_s or self.options.duration_s)

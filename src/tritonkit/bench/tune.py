@@ -11,8 +11,8 @@ Two searches, one inside the other:
   instance count (+1, then -1), dynamic batching off, the max queue delay, preferred batch sizes;
   a move is kept when it wins by more than `gain_pct`, and the round is repeated while moves are made.
 
-The best points of the leading configs are measured again at the end (a point is also measured
-again by the meter while its windows disagree), and the verdicts say why each other config lost.
+While searching, a point is measured once; the best points of the leading configs are measured again
+at the end (and again while their windows disagree), and the verdicts say why each other config lost.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def search_concurrency(
         if c < 1:
             return None
         lo = c
-    # binary search against the budget between lo (within) and hi (over), to about 1/8 of lo
-    while hi and hi - lo > max(1, lo // 8):
+    # binary search against the budget between lo (within) and hi (over), to about 1/4 of lo
+    while hi and hi - lo > max(1, lo // 4):
         mid = (lo + hi) // 2
         if budget.met(at(mid)):
             lo = mid
@@ -142,7 +142,7 @@ class Tuner:
 
         def evaluate(c: int) -> Measurement:
             self._say(f"{variant.label}: concurrency {c}")
-            m = self.meter.point(c, 1)
+            m = self.meter.point(c, 1, max_runs=1)  # once while searching: the leaders are measured again
             candidate.points.append(m)
             self.measured += 1
             ok = "" if self.budget.met(m) else f" (over {self.budget.label})"
