@@ -299,3 +299,42 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         timeout=120,
     )
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_input_data_from_the_golden_sample_or_a_file(tmp_path: Path) -> None:
+    from tritonkit.bench.data import plan_inputs
+    from tritonkit.repository.golden import GoldenSample, save_golden
+
+    folder = tmp_path / "gru"
+    folder.mkdir()
+    ids = np.array([[3, 9, 27, 41], [1, 2, 3, 4]], dtype=np.int64)
+    inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids), "scale": np.ones((2, 1), np.float32)}
+    save_golden(folder, GoldenSample(inputs, {"logits": np.zeros((2, 3), np.float32)}))
+    # given values need no server: the client is not used
+    plan = plan_inputs(None, "gru", IDS, input_data="golden", repository=tmp_path)  # type: ignore[arg-type]
+    assert plan.source == "golden sample" and plan.sample_shapes()["input_ids"] == [4]
+    assert plan.batch(IDS, 2)["input_ids"].tolist() == [[3, 9, 27, 41], [3, 9, 27, 41]]
+    np.savez(tmp_path / "x.npz", **{k: v[1] for k, v in inputs.items()})
+    plan = plan_inputs(None, "gru", IDS, input_data=str(tmp_path / "x.npz"))  # type: ignore[arg-type]
+    assert plan.batch(IDS, 1)["input_ids"].tolist() == [[1, 2, 3, 4]]
+    with pytest.raises(UsageError, match="no golden sample"):
+        plan_inputs(None, "gru", IDS, input_data="golden", repository=tmp_path / "none")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="no input 'ids'"):
+        plan_inputs(None, "gru", IDS, shapes={"ids": [3]})  # type: ignore[arg-type]
+
+
+def test_json_has_no_nan_and_csv_fills_every_measured_field() -> None:
+    import csv
+    import io
+    import json
+
+    result = _tuned()
+    result.rows.append(BenchRow(Variant(1, False), _m(8, 500.0, 9.0)))  # no server split: NaN fields
+    text = json.dumps(result.to_dict())
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    rows = list(csv.DictReader(io.StringIO(result.to_csv())))
+    for row in rows[:-1]:  # every measured field filled (perf_analyzer rows included)
+        for key in ("requests_per_s", "infer_per_s", "p99_ms", "requests", "seconds", "queue_ms", "engine"):
+            assert row[key] not in ("", "0", "0.0"), (key, row)
+        assert row["meets_budget"] in ("True", "False")
+    assert rows[3]["meets_budget"] == "True" and rows[4]["meets_budget"] == "False"
