@@ -53,7 +53,7 @@ def test_bad_spec_exits_2_with_file_line_and_hint_and_writes_nothing(
     REPO.mkdir()
     Path("tritonkit.yaml").write_text(text)
     before = snapshot(Path.cwd())
-    for argv in (["render"], ["validate"], ["add", "n", *PY]):
+    for argv in (["render"], ["validate"], ["add", "n", *PY], ["init", "--force"]):
         assert run(argv) == 2, argv
         err = capsys.readouterr().err
         first = err.splitlines()[0]

@@ -70,10 +70,12 @@ def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool =
     make_dirs(repository)
     project = Project(spec_path=spec_path, repository=repository)
     if force and spec_path.is_file():
-        try:
+        try:  # --force keeps the recorded models: a spec it cannot read is not silently emptied
             project.models = load_project(repository).models
-        except RepositoryError:
-            project.models = []
+        except RepositoryError as exc:
+            raise RepositoryError(
+                exc.message, hint=f"{exc.hint + '; ' if exc.hint else ''}fix {spec_path.name} or delete it"
+            ) from exc
     write_project(project)
     write_schema_file(spec_path.parent)
     return InitResult(repository=repository, spec_path=spec_path)
