@@ -3,6 +3,14 @@
 set -euo pipefail
 dir="${1:-${TRITONKIT_DOCKERD_DIR:-/tmp/tritonkit-dockerd}}"
 pidfile="$dir/dockerd.pid"
+# The engine leaves its network-namespace mount (exec-root/netns/default) when it dies hard; a mount
+# there makes the folder impossible to delete.
+unmount_netns() {
+  for ns in "$dir"/exec/netns/*; do
+    [ -e "$ns" ] && umount "$ns" 2>/dev/null || true
+  done
+}
+trap unmount_netns EXIT
 [ -f "$pidfile" ] || exit 0
 pid="$(cat "$pidfile")"
 kill -TERM "$pid" 2>/dev/null || exit 0

@@ -234,8 +234,14 @@ def test_a_second_server_on_the_same_ports_fails_clearly(
 
 
 @pytest.mark.server
-def test_a_repository_path_with_a_space_and_an_umlaut(tmp_path: Path) -> None:
+def test_a_repository_path_with_a_space_and_an_umlaut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _need_server()
+    # tritonkit's own folders (state: the alias; cache: the stubs' backend folder) under a path like it, too.
+    odd_home = tmp_path / "home dir ü"
+    monkeypatch.setenv("XDG_STATE_HOME", str(odd_home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(odd_home / "cache"))
     base = tmp_path / "my models ü"
     base.mkdir()
     repo = scaffold_add_sub(base)

@@ -54,12 +54,15 @@ def new_shm_prefix() -> str:
     return f"tritonkit_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
 
 
+def _plain_dir(kind: str) -> Path:
+    """A folder of this user under the temporary directory, for when HOME's path is not plain."""
+    return Path(tempfile.gettempdir()) / f"tritonkit-{os.getuid()}-{kind}"
+
+
 def _alias_dir() -> Path:
     """Where repository aliases go: the state folder, or /tmp when that path itself is not plain."""
     folder = state_dir() / "repos"
-    if _PLAIN.fullmatch(str(folder)):
-        return folder
-    return Path(tempfile.gettempdir()) / f"tritonkit-{os.getuid()}-repos"
+    return folder if _PLAIN.fullmatch(str(folder)) else _plain_dir("repos")
 
 
 def _served_repository(repository: Path, token: str) -> tuple[str, Path | None]:
@@ -108,6 +111,8 @@ def plan_local_server(
     )
     install = find_install(options.server_bin)
     backend_dir = prepare_backend_dir(install, create=create)
+    if not _PLAIN.fullmatch(str(backend_dir)):  # the stubs run from there: same limits as the repository
+        backend_dir = prepare_backend_dir(install, _plain_dir("backends"), create=create)
     prefix = shm_prefix or new_shm_prefix()
     environ = os.environ if environ is None else environ
     env = server_env(install, environ)
