@@ -140,6 +140,11 @@ class Meter:
         m: Measurement | None = None
         if self.engine == "perf_analyzer":
             m = self._perf_analyzer(info, concurrency, batch, duration_s)
+            if m is not None and math.isinf(m.p99_ms) and not self._server_ready():
+                raise ServerNotReadyError(
+                    "the server stopped answering during the benchmark (perf_analyzer timed out)",
+                    hint="check the server log (`tritonkit logs`)",
+                )
         if m is None:
             m = measure(
                 self.client,
@@ -162,6 +167,10 @@ class Meter:
                 compute_output_ms=split.compute_output_ms,
             )
         return m
+
+    def _server_ready(self) -> bool:
+        with self.client.fork() as probe:
+            return probe.server_ready()
 
     def _perf_analyzer(
         self, info: ModelInfo, concurrency: int, batch: int, duration_s: float

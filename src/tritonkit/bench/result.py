@@ -206,5 +206,5 @@ class BenchResult:
 
 
 def _no_nan(row: dict[str, Any]) -> dict[str, Any]:
-    """NaN (not measured) as null: JSON has no NaN."""
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    """NaN (not measured) and infinity (timed out) as null: JSON has neither."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
