@@ -68,37 +68,38 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
+def _holds(pid: int, inodes: set[str]) -> bool:
+    """True when process `pid` has one of the sockets `inodes` ("socket:[N]") open."""
+    with contextlib.suppress(OSError):
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(fd.path) in inodes:
+                    return True
+    return False
+
+
 def listener_pids(port: int) -> set[int]:
     """The processes that hold a listening socket on `port` (those this user may inspect)."""
     inodes = {f"socket:[{i}]" for i in _listening_inodes(port)}
     if not inodes:
         return set()
-    pids: set[int] = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in os.scandir(f"/proc/{entry.name}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd.path) in inodes:
-                        pids.add(int(entry.name))
-                        break
-    return pids
+    return {int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and _holds(int(e.name), inodes)}
 
 
 def foreign_port_error(ports: dict[str, int], pid: int) -> EngineUnavailableError | None:
     """The error to raise when one of `ports` is not listened on by process `pid`, else None.
 
     Two servers started at once on the same ports both pass the check before start; only the first
-    binds, and the readiness check of the second would be answered by the first.
+    binds, and the readiness check of the second would be answered by the first. Only `pid`'s own
+    descriptors are read unless a port is not its own (then every process is, to name the holder).
     """
     for kind, port in ports.items():
-        owners = listener_pids(port)
-        if pid not in owners:
-            others = ", ".join(str(p) for p in sorted(owners)) or "none found"
-            return EngineUnavailableError(
-                f"port {port} (--{kind}-port) is held by another process (pid {others}), not by the "
-                "server just started",
-                hint=f"stop the other server (`tritonkit status`) or pick another --{kind}-port",
-            )
+        if _holds(pid, {f"socket:[{i}]" for i in _listening_inodes(port)}):
+            continue
+        others = ", ".join(str(p) for p in sorted(listener_pids(port))) or "none found"
+        return EngineUnavailableError(
+            f"port {port} (--{kind}-port) is held by another process (pid {others}), not by the "
+            "server just started",
+            hint=f"stop the other server (`tritonkit status`) or pick another --{kind}-port",
+        )
     return None
