@@ -149,13 +149,15 @@ def polling_server(s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[Pollin
     from client_support import server_binary
 
     require(server_binary() is not None, "the Triton server", "pip install 'tritonkit[server]'")
-    from tritonkit.serve.local import LocalOptions, kill_process_group, plan_local_server, remove_shm
+    from tritonkit.serve.local import plan_local_server
+    from tritonkit.serve.plan import ServeOptions
+    from tritonkit.serve.process import end_server, identify, remove_shm
 
     repo = scaffold_add_sub(tmp_path)
     uri = s3_server.uri("polling")
     pushed = cli("push", str(repo), uri, env=_env(s3_server))
     assert pushed.returncode == 0, pushed.stderr
-    command = plan_local_server(repo, LocalOptions())
+    command = plan_local_server(repo, ServeOptions())
     argv = [a for a in command.argv if not a.startswith("--model-repository=")]
     argv += [f"--model-repository={uri}", "--model-control-mode=poll", "--repository-poll-secs=1"]
     log = tmp_path / "tritonserver.log"
@@ -169,7 +171,7 @@ def polling_server(s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[Pollin
         _wait(lambda: server.version_ready(1), 60, "version 1 was not ready", server)
         yield server, repo, uri
     finally:
-        kill_process_group(process.pid)
+        end_server(identify(process.pid), command.shm_prefix)
         process.wait(timeout=30)
         remove_shm(command.shm_prefix)
 
