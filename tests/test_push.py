@@ -160,3 +160,20 @@ def test_endpoint_uris_refuse_names_triton_cannot_read(tmp_path: Path) -> None:
     local = _files(tmp_path, {"m/config.pbtxt": CONFIG, "m/1/my file.txt": "x"})
     with pytest.raises(UsageError, match=r"my file\.txt"):
         plan_push(local, {}, {}, repository="r", uri=URI)
+
+
+def test_a_file_is_hashed_again_only_when_it_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tritonkit.deploy import push
+
+    repo = tmp_path / "repo"
+    _files(repo, {"m/config.pbtxt": CONFIG, "m/1/model.py": "x"})
+    reads: list[str] = []
+    real = push.sha256_file
+    monkeypatch.setattr(push, "sha256_file", lambda path: reads.append(path.name) or real(path))
+    first = push.scan_local(repo)
+    assert sorted(reads) == ["config.pbtxt", "model.py"]
+    reads.clear()
+    assert push.scan_local(repo) == first and reads == []  # unchanged: a stat each, no read
+    (repo / "m" / "1" / "model.py").write_text("changed")
+    again = push.scan_local(repo)
+    assert reads == ["model.py"] and again[1].sha256 != first[1].sha256

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tritonkit.errors import FindingsError, InterruptedByUser, RepositoryError, UsageError
 from tritonkit.model.backends import BACKEND_FILES, PLATFORM_FILES
 from tritonkit.repository.remote import ENDPOINT_KEY_CHARS, RemoteURI, parse_remote_uri
-from tritonkit.repository.scan import CONFIG_FILE, is_version_name
+from tritonkit.repository.scan import CONFIG_FILE, version_of
 
 if TYPE_CHECKING:
     from tritonkit.repository.s3 import RemoteObject, S3Store
@@ -101,8 +101,42 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _hash_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tritonkit" / "sha256.json"
+
+
+def _load_hashes() -> dict[str, list[Any]]:
+    import json
+
+    try:
+        data = json.loads(_hash_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_hashes(hashes: dict[str, list[Any]]) -> None:
+    import json
+
+    from tritonkit.repository.layout import write_text_atomic
+
+    path = _hash_cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(hashes))
+    except OSError:  # a read-only cache only costs the next push a re-read
+        pass
+
+
 def scan_local(repository: Path) -> list[LocalFile]:
-    """Every file of every model folder (hidden names and __pycache__ skipped), sorted."""
+    """Every file of every model folder (hidden names and __pycache__ skipped), sorted.
+
+    A file's sha256 is read again only when its size, mtime or inode changed since the last push
+    (a cache in $XDG_CACHE_HOME/tritonkit/sha256.json): a re-push of a large unchanged model costs a stat.
+    """
+    hashes = _load_hashes()
+    changed = False
     files: list[LocalFile] = []
     for model in sorted(os.scandir(repository), key=lambda e: e.name):
         if model.name.startswith(".") or not model.is_dir():
@@ -113,8 +147,19 @@ def scan_local(repository: Path) -> list[LocalFile]:
                 if name.startswith("."):
                     continue
                 path = Path(folder) / name
-                relative = path.relative_to(repository).as_posix()
-                files.append(LocalFile(relative, path, path.stat().st_size, sha256_file(path)))
+                stat = path.stat()
+                key = str(path.absolute())
+                stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+                cached = hashes.get(key)
+                if isinstance(cached, list) and cached[:3] == stamp and len(cached) == 4:
+                    digest = str(cached[3])
+                else:
+                    digest = sha256_file(path)
+                    hashes[key] = [*stamp, digest]
+                    changed = True
+                files.append(LocalFile(path.relative_to(repository).as_posix(), path, stat.st_size, digest))
+    if changed:
+        _save_hashes(hashes)
     return files
 
 
@@ -166,12 +211,18 @@ def pin_config(config_text: str, versions: list[int]) -> bytes:
     return str(text_format.MessageToString(config)).encode()
 
 
+def _version(relative: str) -> int | None:
+    """The version folder a path `model/<version>/...` lies in, as the server reads it (repository.scan)."""
+    parts = relative.split("/")
+    return version_of(parts[1]) if len(parts) > 2 else None
+
+
 def _upload_order(item: LocalFile) -> tuple[int, int, str]:
+    version = _version(item.relative)
     parts = item.relative.split("/")
-    in_version = len(parts) > 2 and is_version_name(parts[1])
-    is_model_file = in_version and len(parts) == 3 and parts[2] in _MODEL_FILES
+    is_model_file = version is not None and len(parts) == 3 and parts[2] in _MODEL_FILES
     # other model files, then versions in order, each with its model file last
-    return (int(parts[1]) + 1 if in_version else 0, int(is_model_file), item.relative)
+    return (version + 1 if version is not None else 0, int(is_model_file), item.relative)
 
 
 def plan_push(
@@ -211,19 +262,12 @@ def plan_push(
         times = [o.modified for o in model_remote.values() if o.modified is not None]
         if times:
             floors[model] = max(times)
-        remote_versions = {
-            int(k.split("/")[1])
-            for k in model_remote
-            if k.count("/") >= 2 and is_version_name(k.split("/")[1])
-        }
+        remote_versions = {v for k in model_remote if (v := _version(k)) is not None}
         old_config = remote_configs.get(model)
         served = served_versions(old_config, remote_versions)
         config_rel = f"{model}/{CONFIG_FILE}"
         config = next((f for f in files if f.relative == config_rel), None)
-        overwritten = sorted(
-            {int(p[1]) for f in changed if len(p := f.relative.split("/")) > 2 and is_version_name(p[1])}
-            & set(served)
-        )
+        overwritten = sorted({v for f in changed if (v := _version(f.relative)) is not None} & set(served))
         if overwritten and not force:
             raise RepositoryError(
                 f"version {overwritten[0]} of {model} differs from the one served at {uri.child(model)}: "
