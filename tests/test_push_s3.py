@@ -144,36 +144,32 @@ def _wait(condition: object, timeout: float, what: str, server: PollingServer) -
 
 
 @pytest.fixture
-def polling_server(s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[PollingServer, Path, str]]:
-    """A repository pushed to S3 and a real tritonserver polling it every second."""
+def polling_server(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[PollingServer, Path, str]]:
+    """A repository pushed to S3, and `serve --local s3://...` polling it every second."""
     from client_support import server_binary
 
     require(server_binary() is not None, "the Triton server", "pip install 'tritonkit[server]'")
-    from tritonkit.serve.local import plan_local_server
-    from tritonkit.serve.plan import ServeOptions
-    from tritonkit.serve.process import end_server, identify, remove_shm
+    from tritonkit.serve import ServeOptions, start_server
 
     repo = scaffold_add_sub(tmp_path)
     uri = s3_server.uri("polling")
     pushed = cli("push", str(repo), uri, env=_env(s3_server))
     assert pushed.returncode == 0, pushed.stderr
-    command = plan_local_server(repo, ServeOptions())
-    argv = [a for a in command.argv if not a.startswith("--model-repository=")]
-    argv += [f"--model-repository={uri}", "--model-control-mode=poll", "--repository-poll-secs=1"]
+    for key, value in _env(s3_server).items():
+        monkeypatch.setenv(key, value)
     log = tmp_path / "tritonserver.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(
-            argv, env=os.environ | command.env | _env(s3_server), stdin=subprocess.DEVNULL, stdout=handle,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = PollingServer(process, f"127.0.0.1:{command.http_port}", log, command.shm_prefix)
+    options = ServeOptions(
+        model_control_mode="poll", server_args=["--repository-poll-secs=1"], log_path=log, startup_timeout=120
+    )
+    handle = start_server(uri, options, local=True)
+    server = PollingServer(handle.process, handle.http_url, log, handle.command.shm_prefix)
     try:
-        _wait(lambda: server.version_ready(1), 60, "version 1 was not ready", server)
+        assert server.version_ready(1)
         yield server, repo, uri
     finally:
-        end_server(identify(process.pid), command.shm_prefix)
-        process.wait(timeout=30)
-        remove_shm(command.shm_prefix)
+        handle.stop()
 
 
 def _new_version(repo: Path, version: int, scale: float, data_mb: int = 0) -> None:

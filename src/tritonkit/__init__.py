@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
     from tritonkit.bench.run import BenchOptions, run_bench, run_sweep
     from tritonkit.client.client import Client
     from tritonkit.client.replay import check_models
+    from tritonkit.deploy.push import prepare_push, run_push
+    from tritonkit.deploy.render import plan_deploy, write_deploy
     from tritonkit.export import ExportResult, export_model
     from tritonkit.model.spec import (
         DynamicBatchingSpec,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         TensorSpec,
     )
     from tritonkit.repository.describe import describe_model
+    from tritonkit.repository.fetch import validate_remote
     from tritonkit.repository.golden import GoldenSample, load_golden, save_golden
     from tritonkit.repository.project import Project, load_project, resolve_repository
     from tritonkit.repository.render import render_config, render_python_model
@@ -74,6 +77,11 @@ _LAZY = {
     "run_bench": "tritonkit.bench.run",  # (url, model, BenchOptions) -> BenchResult
     "run_sweep": "tritonkit.bench.run",  # variants loaded through the load API, measured, original restored
     "BenchOptions": "tritonkit.bench.run",
+    "prepare_push": "tritonkit.deploy.push",  # (repository, uri) -> (PushPlan, store): validated, planned
+    "run_push": "tritonkit.deploy.push",  # (plan, store, on_event=None) -> PushResult
+    "plan_deploy": "tritonkit.deploy.render",  # (target, uri, DeployOptions, RepositorySummary) -> DeployPlan
+    "write_deploy": "tritonkit.deploy.render",
+    "validate_remote": "tritonkit.repository.fetch",  # (uri, *, artifacts=True) -> ValidationReport
     "check_models": "tritonkit.client.replay",  # golden samples against the server (`tritonkit test`)
     "GoldenSample": "tritonkit.repository.golden",
     "save_golden": "tritonkit.repository.golden",
@@ -112,16 +120,21 @@ __all__ = [
     "init_repository",
     "load_golden",
     "load_project",
+    "plan_deploy",
     "plan_model",
+    "prepare_push",
     "render_config",
     "render_python_model",
     "render_repository",
     "resolve_repository",
     "run_bench",
+    "run_push",
     "run_sweep",
     "save_golden",
     "start_server",
+    "validate_remote",
     "validate_repository",
+    "write_deploy",
 ]
 
 
