@@ -2,7 +2,7 @@
 
 Two searches, one inside the other:
 
-- Concurrency, per config: from a start (the best concurrency found so far), double it while the
+- Concurrency, per config: from a start (2 x instances x max_batch_size), double it while the
   throughput grows by at least `gain_pct` and the budget holds; once the budget breaks, a binary
   search between the last concurrency within it and the first one over it. Going down (halving)
   when the start is already over the budget. This is how Model Analyzer searches concurrency
@@ -106,6 +106,15 @@ def search_concurrency(
     return max(within, key=lambda m: m.infer_per_s) if within else None
 
 
+def natural_concurrency(variant: Variant) -> int:
+    """Where a config's concurrency search starts: enough requests to keep every instance busy with full
+    batches twice over (2 x instances x max_batch_size; Model Analyzer's quick search uses the same
+    formula). The search walks up or down from there, so only a few points are measured per config."""
+    instances = variant.instances or 1
+    batch = variant.max_batch_size or 1 if variant.dynamic_batching else 1
+    return max(1, 2 * instances * batch)
+
+
 class Tuner:
     """Tries candidates on the server: loads each config, searches its concurrency, keeps every point."""
 
@@ -137,8 +146,7 @@ class Tuner:
         except InferenceError as exc:
             candidate.refused = exc.message
             return candidate
-        leader = self.best()
-        start = leader.best.concurrency if leader is not None and leader.best is not None else 1
+        start = natural_concurrency(variant)
 
         def evaluate(c: int) -> Measurement:
             self._say(f"{variant.label}: concurrency {c}")
