@@ -1,10 +1,12 @@
-"""Benchmark: `validate --no-artifacts` of a generated 1,000-model repository against bare parsing.
+"""Benchmark: `validate --no-artifacts` of a generated 5,000-model repository against bare parsing.
 
-Figures (goal from the issue: validate costs at most 2x bare `text_format.Parse` of the same configs):
-- in-process: `validate_repository(repo, artifacts=False)` vs a loop that reads and parses every
-  config.pbtxt with `text_format.Parse` (the least any validator must do);
-- process: `tritonkit validate --no-artifacts REPO` vs a bare script process that loads the schema and
-  parses the same files (interpreter start-up included in both);
+Figures:
+- in-process (issue 11's figure, goal <= 1.2x: the rules cost a fifth of the parse at most):
+  `validate_repository(repo, artifacts=False)` vs a loop in the same process that reads and parses every
+  config.pbtxt with `text_format.Parse`, the schema module loaded from its file (the least any validator
+  must do);
+- process (goal <= 2x): `tritonkit validate --no-artifacts REPO` vs a bare script process that loads the
+  schema and parses the same files (interpreter start-up included in both);
 - `tritonkit --help`: no torch, docker or HTTP/gRPC client imported.
 
 Usage: python benchmarks/bench_validate.py [--models N] [--repeat R]
@@ -43,8 +45,13 @@ def make_spec(index: int) -> ModelSpec:
         inputs = [TensorSpec("input_ids", "int64", [-1]), TensorSpec("attention_mask", "int64", [-1])]
         return ModelSpec(name, "onnx", inputs, [TensorSpec("logits", "fp32", [-1, 2])], max_batch_size=16)
     inputs = [TensorSpec(f"in{i}", "bytes" if i == 2 else "int32", [-1]) for i in range(3)]
-    return ModelSpec(name, "python", inputs, [TensorSpec("out", "int32", [-1])],
-                     instance_groups=[InstanceGroupSpec(1, "gpu", [0, 1])])  # fmt: skip
+    return ModelSpec(
+        name,
+        "python",
+        inputs,
+        [TensorSpec("out", "int32", [-1])],
+        instance_groups=[InstanceGroupSpec(1, "gpu", [0])],
+    )  # fmt: skip  (GPU 1 would be a warning without --gpus)
 
 
 def generate(repo: Path, count: int) -> list[Path]:
@@ -98,7 +105,7 @@ def report(figure: str, value: float, baseline: float, goal: float, unit: str = 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--models", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
@@ -129,7 +136,7 @@ def main() -> int:
             f"bare text_format.Parse: {args.models / bare:,.0f} configs/s; "
             f"validate: {args.models / ours:,.0f} configs/s"
         )
-        report("validate --no-artifacts, in-process API", ours, bare, 2.0)
+        report("validate --no-artifacts, in-process API", ours, bare, 1.2)
 
         tritonkit = [
             sys.executable,

@@ -1,11 +1,13 @@
-"""No import cycle anywhere in src/tritonkit, read statically from the source with `ast`.
+"""No import cycle in src/tritonkit, read statically from the source with `ast`.
 
-The rule: module A depends on module B when A imports B anywhere in its source (at module level or
-inside a function: a deferred import is still a dependency), except under `if TYPE_CHECKING:` (never
-run). `import a.b` and `from a.b import c` name `a.b`; `from a import b` names `a.b` when that is a
-module, else `a`. A parent package is not implied: Python initialises it first, and a submodule importing
-a sibling through its package (`from tritonkit.export import convert` inside `tritonkit.export.run`) is no
-cycle. The dependency graph must have no cycle.
+The rule: module A depends on module B when A's import statements that run while A is imported name B:
+those at module level, also inside a module-level `if`/`try`/`with`, but not under `if TYPE_CHECKING:`
+(never run) and not inside a function (deferred to a call). `import a.b` and `from a.b import c` name `a.b`;
+`from a import b` names `a.b` when that is a module, else `a`. A parent package is not implied: Python
+initialises it first, and a submodule importing a sibling through its package (`from tritonkit.export
+import convert` inside `tritonkit.export.run`) is no cycle. The dependency graph of the whole package must
+have no cycle. For `tritonkit.validate` the rule is stricter: imports inside functions count too, so the
+rules never reach back into the engine even lazily.
 """
 
 from __future__ import annotations
@@ -34,12 +36,30 @@ def _type_checking_nodes(tree: ast.Module) -> set[int]:
     return skipped
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+def _run_at_import(tree: ast.Module) -> list[ast.AST]:
+    """The statements that run when the module is imported: module level, into if/try/with/for bodies."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.ClassDef):
+            stack.extend(node.body)
+            continue
+        found.append(node)
+        stack.extend(
+            child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt | ast.excepthandler)
+        )
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path], *, deferred: bool = False) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped = _type_checking_nodes(tree)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     named: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if deferred else _run_at_import(tree):
         if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
@@ -102,6 +122,13 @@ def test_no_import_cycle_in_the_package() -> None:
     modules = _modules()
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert len(graph) > 50 and "tritonkit.validate.findings" in graph["tritonkit.validate.rules.io"]
+    assert _cycles(graph) == []
+
+
+def test_no_import_cycle_in_validate_even_through_deferred_imports() -> None:
+    modules = {n: p for n, p in _modules().items() if n.startswith("tritonkit.validate")}
+    graph = {name: _imports(name, path, modules, deferred=True) for name, path in modules.items()}
+    assert "tritonkit.validate.rules" in graph["tritonkit.validate.engine"]
     assert _cycles(graph) == []
 
 

@@ -57,8 +57,8 @@ BAD = [
      seq(control("S", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] data_type: TYPE_INT32"))),
     ("batching.sequence-control-name", "error", 4,
      "sequence_batching { control_input [ { control [ { kind: CONTROL_SEQUENCE_START bool_false_true: [ false, true ] } ] } ] }"),
-    ("batching.sequence-control-kind", "error", 4, seq('{ name: "S" }')),
-    ("batching.sequence-control-kind", "error", 4, seq(control("S", "kind: 9 int32_false_true: [ 0, 1 ]"))),
+    ("batching.sequence-control-empty", "warning", 4, seq('{ name: "S" }')),  # the server ignores it
+    ("batching.sequence-control-kind", "warning", 4, seq(control("S", "kind: 9 int32_false_true: [ 0, 1 ]"))),
     ("batching.preferred-size", "error", 4, "sequence_batching { oldest { preferred_batch_size: [ 16 ] } }"),
     ("batching.sequence-state", "warning", 4,
      'sequence_batching { state [ { input_name: "s_in" data_type: TYPE_FP32 dims: [ 4 ] } ] }'),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tritonkit.validate.rules import RULES
 from validate_support import cfg, only, rules, single_model
 
 
@@ -95,7 +96,7 @@ GOOD = [
 def test_io_rule_fails(tmp_path: Path, rule: str, kwargs: dict[str, object]) -> None:
     report = single_model(tmp_path, cfg(**kwargs))  # type: ignore[arg-type]
     found = only(report, rule)
-    assert found and all(f.severity == "error" for f in found), report.findings
+    assert found and all(f.severity == RULES[rule].severity for f in found), report.findings
     assert all(f.line is not None for f in found)
 
 
@@ -165,7 +166,7 @@ BATCH_BAD = [
 @pytest.mark.parametrize(("rule", "extra"), BATCH_BAD, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BATCH_BAD)])
 def test_batch_io_rule_fails(tmp_path: Path, rule: str, extra: str) -> None:
     report = single_model(tmp_path, cfg(mbs=4, extra=extra))
-    assert rule in rules(report, "error"), report.findings
+    assert rule in rules(report, RULES[rule].severity), report.findings
 
 
 def test_batch_input_target_colliding_with_an_input_is_a_warning(tmp_path: Path) -> None:

@@ -125,11 +125,9 @@ def test_random_configs_survive_import_spec_and_render(tmp_path: Path, data: dic
 
 
 def corpus() -> dict[str, str]:
-    from test_validate_agreement import CASES as AGREEMENT
-    from validate_corpus import CASES
+    from validate_corpus import CASES  # the agreement test's cases live there too
 
-    texts = {f"agreement/{k}": v for k, v in AGREEMENT.items()}
-    texts |= {
+    texts = {
         f"corpus/{k}": str(c.files["config.pbtxt"]) for k, c in CASES.items() if "config.pbtxt" in c.files
     }
     texts |= {f"golden/{p.name}": p.read_text() for p in sorted(GOLDEN.glob("*.config.pbtxt"))}

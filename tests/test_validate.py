@@ -142,7 +142,7 @@ ADD_COMMANDS = {
                 "--max-batch-size", "8", "--dynamic-batching", "--preferred-batch-size", "4"],
     "onnx": ["--backend", "onnx", "--input", "x:fp32:3,224,224", "--output", "y:fp32:1000", "--instances", "2"],
     "python": ["--backend", "python", "--input", "a:int32:-1", "--output", "b:int32:-1", "--kind", "gpu",
-               "--gpus", "0,1"],
+               "--gpus", "0"],
     "bls": ["--backend", "python", "--bls-target", "python", "--input", "a:int32:-1", "--output", "b:int32:-1"],
     "tensorrt": ["--backend", "tensorrt", "--input", "x:fp16:8", "--output", "y:fp16:8", "--max-batch-size", "4"],
     "custom": ["--backend", "my_backend", "--input", "s:bytes:1", "--output", "t:bytes:1"],
@@ -180,7 +180,7 @@ def test_garbage_never_crashes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert by_model["random"] in ("schema.binary", "schema.not-utf8")
     assert by_model["text"] == "schema.parse-error" and by_model["deep"].startswith("schema.")
     assert by_model["loop"] == "layout.broken-link"
-    assert by_model["dir_as_config"] == "layout.missing-config"
+    assert by_model["dir_as_config"] == "layout.config-not-file"
 
 
 def _imported_modules(code: str, cwd: Path) -> set[str]:
@@ -247,7 +247,7 @@ def test_every_registered_rule_has_a_test() -> None:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
     repo = validate_corpus.build(tmp_path_factory.mktemp("corpus") / "repo")
-    return validate_repository(repo, artifacts=True)
+    return validate_repository(repo, artifacts=True, gpus=0)  # the server's machine: no GPU
 
 
 def test_the_corpus_shows_each_case_s_rules_and_verdict(corpus: ValidationReport) -> None:

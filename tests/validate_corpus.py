@@ -143,7 +143,7 @@ CASES: dict[str, Case] = {
     "ok_control_is_input": ok(py("ok_control_is_input", mbs=4, extra=seq(control("x", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]"))), "batching.sequence-control-input"),
     "ok_batch_input_collision": ok(py("ok_batch_input_collision", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "x" data_type: TYPE_INT32 source_input: "x" } ]'), "io.batch-input-target-collision"),
     "ok_instance_names_twice": ok(py("ok_instance_names_twice", extra='instance_group [ { name: "g" kind: KIND_CPU }, { name: "g" kind: KIND_CPU } ]'), "instances.duplicate-name"),
-    "ok_odd@name": ok(py("ok_odd@name"), "layout.odd-model-name"),
+    "ok_odd+name": ok(py("ok_odd+name"), "layout.odd-model-name"),
     "ok_inner_config_ignored": ok({**py("ok_inner_config_ignored"), "1/config.pbtxt": "garbage {{{"}, "layout.ignored-version-config"),
     "ok_non_numeric_folder": ok({**py("ok_non_numeric_folder"), "v2/": ""}, "layout.non-numeric-version"),
     "ok_build_folder": ok({**py("ok_build_folder"), "build2/": ""}, "layout.non-numeric-version"),
@@ -178,7 +178,7 @@ CASES: dict[str, Case] = {
     # ----------------------------------------------------------------------------------- io
     "no_name": bad(py("no_name", inputs="input [ { data_type: TYPE_FP32 dims: [ 4 ] } ]"), "io.missing-name"),
     "no_data_type": bad(py("no_data_type", inputs=x_input("dims: [ 4 ]")), "io.missing-data-type"),
-    "data_type_number": bad(py("data_type_number", inputs=x_input("data_type: 99 dims: [ 4 ]")), "io.bad-data-type"),
+    "ok_data_type_number": ok(py("ok_data_type_number", inputs=x_input("data_type: 99 dims: [ 4 ]")), "io.bad-data-type"),
     "no_dims": bad(py("no_dims", inputs=x_input("data_type: TYPE_FP32")), "io.missing-dims"),
     "dim_zero": bad(py("dim_zero", inputs=x_input("data_type: TYPE_FP32 dims: [ 0 ]")), "io.bad-dim"),
     "dim_minus_two": bad(py("dim_minus_two", inputs=x_input("data_type: TYPE_FP32 dims: [ -2 ]")), "io.bad-dim"),
@@ -191,7 +191,7 @@ CASES: dict[str, Case] = {
     "batch_input_kind": bad(py("batch_input_kind", mbs=4, extra='batch_input [ { kind: 42 target_name: "n" data_type: TYPE_INT32 source_input: "x" } ]'), "io.batch-input-kind"),
     "batch_input_source": bad(py("batch_input_source", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_INT32 source_input: "nope" } ]'), "io.batch-input-source"),
     "batch_input_two_sources": bad(py("batch_input_two_sources", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_INT32 source_input: [ "x", "x" ] } ]'), "io.batch-input-source"),
-    "batch_input_no_target": bad(py("batch_input_no_target", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT data_type: TYPE_INT32 source_input: "x" } ]'), "io.batch-input-target"),
+    "ok_batch_input_no_target": ok(py("ok_batch_input_no_target", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT data_type: TYPE_INT32 source_input: "x" } ]'), "io.batch-input-target"),
     "batch_input_type": bad(py("batch_input_type", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_INT64 source_input: "x" } ]'), "io.batch-input-type"),
     "batch_output_kind": bad(py("batch_output_kind", mbs=4, extra='batch_output [ { kind: 7 target_name: "y" source_input: "x" } ]'), "io.batch-output-kind"),
     "batch_output_source": bad(py("batch_output_source", mbs=4, extra='batch_output [ { kind: BATCH_SCATTER_WITH_INPUT_SHAPE target_name: "y" source_input: "nope" } ]'), "io.batch-output-source"),
@@ -207,7 +207,8 @@ CASES: dict[str, Case] = {
     "sequence_corrid_type": bad(py("sequence_corrid_type", mbs=4, extra=seq(control("C", "kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_FP32"))), "batching.sequence-corrid-type"),
     "sequence_no_name": bad(py("sequence_no_name", mbs=4, extra="sequence_batching { control_input [ { control [ { kind: CONTROL_SEQUENCE_START bool_false_true: [ false, true ] } ] } ] }"), "batching.sequence-control-name"),
     "sequence_kind_twice": bad(py("sequence_kind_twice", mbs=4, extra=seq(START, control("START2", "kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]"))), "batching.sequence-control-duplicate"),
-    "sequence_no_control": bad(py("sequence_no_control", mbs=4, extra=seq('{ name: "S" }')), "batching.sequence-control-kind"),
+    "ok_sequence_no_control": ok(py("ok_sequence_no_control", mbs=4, extra=seq('{ name: "S" }')), "batching.sequence-control-empty"),
+    "ok_sequence_unknown_kind": ok(py("ok_sequence_unknown_kind", mbs=4, extra=seq(control("S", "kind: 9 int32_false_true: [ 0, 1 ]"))), "batching.sequence-control-kind"),
     "sequence_oldest_size": bad(py("sequence_oldest_size", mbs=4, extra="sequence_batching { oldest { preferred_batch_size: [ 16 ] } }"), "batching.preferred-size"),
     # ----------------------------------------------------------------------------------- instances
     "bad_kind": bad(py("bad_kind", extra="instance_group [ { kind: 9 } ]"), "instances.bad-kind"),
@@ -237,22 +238,112 @@ CASES: dict[str, Case] = {
     # ----------------------------------------------------------------------------------- python
     "python_syntax_error": bad(py("python_syntax_error", model_py="class TritonPythonModel:\n    def execute(self, requests)\n"), "python.syntax-error"),
     "python_no_model_class": bad(py("python_no_model_class", model_py="class Model:\n    pass\n"), "python.no-model-class"),
-    "python_no_model_py": bad(py("python_no_model_py", model_py=None), "python.missing-model-file"),
+    # its stub dies and the load hangs forever (PLATFORM.md): not something to ask the shared server
+    "python_no_model_py": bad(py("python_no_model_py", model_py=None), "python.missing-model-file", server=False),
     # ----------------------------------------------------------------------------------- pytorch (no libtorch here)
     "pt_input_name": bad(pt("pt_input_name", inputs='input [ { name: "input-0" data_type: TYPE_FP32 dims: [ 4 ] } ]'), "pytorch.input-name", server=False),
     "pt_duplicate_index": bad(pt("pt_duplicate_index", inputs='input [ { name: "A__0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "B__0" data_type: TYPE_FP32 dims: [ 4 ] } ]'), "pytorch.duplicate-index", server=False),
     "pt_index_range": Case(pt("pt_index_range", inputs='input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "INPUT__5" data_type: TYPE_FP32 dims: [ 4 ] } ]'), True, ("pytorch.index-range",), server=False),
     "pt_mixed_names": Case(pt("pt_mixed_names", inputs='input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "tokens" data_type: TYPE_FP32 dims: [ 4 ] } ]'), True, ("pytorch.mixed-input-names",), server=False),
     "pt_output_name": Case(pt("pt_output_name", outputs='output [ { name: "logits" data_type: TYPE_FP32 dims: [ 4 ] } ]'), True, ("pytorch.output-name",), server=False),
+
+    # ----------------------------------------------------------------------------------- issue 11: backend detection
+    "ok_inferred_python": ok(py("ok_inferred_python", backend=None)),
+    "ok_dmf_python": ok(py("ok_dmf_python", backend=None, extra='default_model_filename: "model.py"')),
+    "ok_dmf_other_py": ok({**py("ok_dmf_other_py", extra='default_model_filename: "other.py"', model_py=None), "1/other.py": MODEL_PY}),
+    "no_platform_empty_version": bad(py("no_platform_empty_version", backend=None, model_py=None), "schema.no-platform"),
+    "dmf_unknown_no_backend": bad({**py("dmf_unknown_no_backend", backend=None, extra='default_model_filename: "model.bin"', model_py=None), "1/model.bin": "x"}, "schema.no-platform"),
+    "tf_backend_no_platform": bad(py("tf_backend_no_platform", backend="tensorflow", model_py=None), "schema.platform-backend"),
+    "custom.dali": Case({"config.pbtxt": cfg("custom.dali", backend=None), "1/model.dali": "x"}, False, (), server=False),
+    # ----------------------------------------------------------------------------------- issue 11: target release
+    "model_metrics_new": bad(py("model_metrics_new", extra='model_metrics { metric_control [ { metric_identifier { family: "nv_inference_request_duration_us" } histogram_options { buckets: [ 1, 10 ] } } ] }'), "schema.not-in-target"),
+    "ens_inflight_new": bad(ens("ens_inflight_new", [OK_STEP]).__or__({"config.pbtxt": ens("ens_inflight_new", [OK_STEP])["config.pbtxt"].replace("ensemble_scheduling { ", "ensemble_scheduling { max_inflight_requests: 4 ")}), "schema.not-in-target"),
+    "aoti_before_26_03": bad(pt("aoti_before_26_03").__or__({"config.pbtxt": cfg("aoti_before_26_03", backend="pytorch", platform="torch_aoti", inputs=PT_IN, outputs=PT_OUT)}), "schema.not-in-target"),
+    # ----------------------------------------------------------------------------------- issue 11: more of ValidateModelConfig
+    "cache_with_sequence": bad(py("cache_with_sequence", mbs=4, extra="response_cache { enable: true }\n" + seq(START)), "schema.response-cache"),
+    "cache_with_decoupled": bad(py("cache_with_decoupled", extra="response_cache { enable: true }\nmodel_transaction_policy { decoupled: true }"), "schema.response-cache"),
+    "slot_utilization": bad(py("slot_utilization", mbs=4, extra="sequence_batching { direct { minimum_slot_utilization: 1.5 } }"), "schema.slot-utilization"),
+    "batch_output_target_twice": bad(py("batch_output_target_twice", mbs=4, extra='batch_output [ { kind: BATCH_SCATTER_WITH_INPUT_SHAPE target_name: [ "y", "y" ] source_input: "x" } ]'), "io.batch-output-target"),
+    "profile_not_trt": bad(py("profile_not_trt", extra='instance_group [ { kind: KIND_CPU profile: [ "0" ] } ]'), "instances.profile"),
+    "gpu_kind_no_gpu": bad(py("gpu_kind_no_gpu", extra="instance_group [ { kind: KIND_GPU } ]"), "instances.gpu-unavailable"),
+    "gpu_id_missing": bad(py("gpu_id_missing", extra="instance_group [ { kind: KIND_GPU gpus: [ 3 ] } ]"), "instances.gpu-unavailable"),
+    "ens_optimization": bad(ens("ens_optimization", [OK_STEP], extra="optimization { priority: PRIORITY_MAX }"), "ensemble.not-for-ensemble"),
+    "missing_label_file": bad(py("missing_label_file", outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] label_filename: "labels.txt" } ]'), "layout.missing-label-file"),
+    "config_is_a_folder": Case({"config.pbtxt/": "", "1/model.py": MODEL_PY}, False, ("layout.config-not-file",), server=False),
+    # ----------------------------------------------------------------------------------- issue 11: ensembles
+    "ok_plain_var": ok(py("ok_plain_var", inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]', outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]')),
+    "ok_ens_full_dims": ok(ens("ok_ens_full_dims", [BATCHING_STEP], inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]', outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]')),
+    "ok_ens_batching_over_var": ok(ens("ok_ens_batching_over_var", [step("ok_plain_var", {"x": "x"}, {"y": "y"})], mbs=8), "ensemble.member-not-batching"),
+    "ens_full_dims_mismatch": bad(ens("ens_full_dims_mismatch", [BATCHING_STEP], inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ -1, 5 ] } ]', outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]'), "ensemble.shape-mismatch"),
+    "ok_ens_reshape": ok(ens("ok_ens_reshape", [OK_STEP], inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ]')),
+    "ok_decoupled_a": ok(py("ok_decoupled_a", extra="model_transaction_policy { decoupled: true }")),
+    "ok_decoupled_b": ok(py("ok_decoupled_b", extra="model_transaction_policy { decoupled: true }")),
+    "ok_two_in": ok(py("ok_two_in", inputs='input [ { name: "a" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "b" data_type: TYPE_FP32 dims: [ 4 ] } ]')),
+    "ok_ens_one_decoupled": ok(ens("ok_ens_one_decoupled", [step("ok_decoupled_a", {"x": "x"}, {"y": "mid"}), step("ok_plain", {"x": "mid"}, {"y": "y"})])),
+    "ens_mixed_decoupled": bad(ens("ens_mixed_decoupled", [step("ok_decoupled_a", {"x": "x"}, {"y": "a"}), step("ok_decoupled_b", {"x": "x"}, {"y": "b"}), step("ok_two_in", {"a": "a", "b": "b"}, {"y": "y"})]), "ensemble.mixed-decoupled"),
+    "ens_outputs_mixed_decoupled": bad(ens("ens_outputs_mixed_decoupled", [step("ok_decoupled_a", {"x": "x"}, {"y": "y"}), step("ok_decoupled_b", {"x": "x"}, {"y": "z"})], outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "z" data_type: TYPE_FP32 dims: [ 4 ] } ]'), "ensemble.mixed-decoupled"),
+    "ok_ens_chain": ok(ens("ok_ens_chain", [step("ok_plain", {"x": "x"}, {"y": "mid"}), step("ok_plain", {"x": "mid"}, {"y": "y"})])),
+    "ok_ens_nested": ok(ens("ok_ens_nested", [step("ok_ensemble", {"x": "x"}, {"y": "y"})])),
+    "ok_ens_two_outputs": ok(ens("ok_ens_two_outputs", [step("ok_plain", {"x": "x"}, {"y": "y"}), step("ok_plain", {"x": "x"}, {"y": "z"})], outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "z" data_type: TYPE_FP32 dims: [ -1 ] } ]')),
+    "ok_ens_optional_member_input": ok(ens("ok_ens_optional_member_input", [step("ok_optional_input", {"x": "x"}, {"y": "y"})])),
+    # ----------------------------------------------------------------------------------- issue 11: model.py at import time
+    "stub_name_annotation": bad(py("stub_name_annotation", model_py="import triton_python_backend_utils as pb_utils\n\n\nclass TritonPythonModel:\n    def execute(self, requests) -> pb_utils.InferenceResponse:\n        return []\n"), "python.stub-name-at-import"),
+    "stub_name_default": bad(py("stub_name_default", model_py="import triton_python_backend_utils as pb_utils\n\n\ndef make(cls=pb_utils.Tensor):\n    return cls\n\n\nclass TritonPythonModel:\n    def execute(self, requests):\n        return []\n"), "python.stub-name-at-import"),
+    "stub_name_class_body": bad(py("stub_name_class_body", model_py="import triton_python_backend_utils as pb_utils\n\n\nclass TritonPythonModel:\n    error = pb_utils.TritonError\n\n    def execute(self, requests):\n        return []\n"), "python.stub-name-at-import"),
+    "stub_name_from_import": bad(py("stub_name_from_import", model_py="from triton_python_backend_utils import InferenceResponse\n\n\nclass TritonPythonModel:\n    def execute(self, requests):\n        return [InferenceResponse(output_tensors=[]) for _ in requests]\n"), "python.stub-name-at-import"),
+    "ok_stub_name_future": ok(py("ok_stub_name_future", model_py="from __future__ import annotations\n\nimport triton_python_backend_utils as pb_utils\n\n\nclass TritonPythonModel:\n    def execute(self, requests) -> list[pb_utils.InferenceResponse]:\n        return [pb_utils.InferenceResponse(output_tensors=[]) for _ in requests]\n")),
+    "ok_stub_name_in_method": ok(py("ok_stub_name_in_method", model_py="import triton_python_backend_utils as pb_utils\n\n\nclass TritonPythonModel:\n    def initialize(self, args):\n        self.error = pb_utils.TritonError\n        self.make = lambda: pb_utils.Tensor\n\n    def execute(self, requests):\n        return []\n")),
+    "ok_utils_helper_at_import": ok(py("ok_utils_helper_at_import", model_py="import triton_python_backend_utils as pb_utils\n\nTO_NUMPY = pb_utils.triton_string_to_numpy\n\n\nclass TritonPythonModel:\n    def execute(self, requests):\n        return []\n")),
+    # ----------------------------------------------------------------------------------- real-world config shapes
+    "ok_string_io": ok(py("ok_string_io", mbs=8, inputs='input [ { name: "text" data_type: TYPE_STRING dims: [ 1 ] } ]', outputs='output [ { name: "ids" data_type: TYPE_INT64 dims: [ -1 ] } ]')),
+    "ok_reshape_scalar": ok(py("ok_reshape_scalar", mbs=8, inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] reshape: { shape: [ ] } } ]')),
+    "ok_nchw": ok(py("ok_nchw", mbs=4, inputs='input [ { name: "image" data_type: TYPE_UINT8 format: FORMAT_NCHW dims: [ 3, 224, 224 ] } ]', outputs='output [ { name: "probs" data_type: TYPE_FP32 dims: [ 1000 ] label_filename: "labels.txt" } ]').__or__({"labels.txt": "cat\ndog\n"})),
+    "ok_variable_dims": ok(py("ok_variable_dims", mbs=16, inputs='input [ { name: "input_ids" data_type: TYPE_INT64 dims: [ -1 ] }, { name: "attention_mask" data_type: TYPE_INT64 dims: [ -1 ] } ]', outputs='output [ { name: "last_hidden_state" data_type: TYPE_FP32 dims: [ -1, 768 ] } ]', extra=db("preferred_batch_size: [ 4, 8, 16 ] max_queue_delay_microseconds: 5000"))),
+    "ok_priorities": ok(py("ok_priorities", mbs=8, extra=db("priority_levels: 2 default_priority_level: 1 default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 1000 max_queue_size: 16 } priority_queue_policy { key: 2 value: { max_queue_size: 4 } }"))),
+    "ok_preserve_ordering": ok(py("ok_preserve_ordering", mbs=8, extra=db("preserve_ordering: true"))),
+    "ok_sequence_direct": ok(py("ok_sequence_direct", mbs=4, extra=seq(START, control("READY", "kind: CONTROL_SEQUENCE_READY fp32_false_true: [ 0, 1 ]"), control("END", "kind: CONTROL_SEQUENCE_END bool_false_true: [ false, true ]"), control("CORRID", "kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64"), extra="direct { minimum_slot_utilization: 0.5 } max_sequence_idle_microseconds: 5000000"))),
+    "ok_sequence_oldest": ok(py("ok_sequence_oldest", mbs=4, extra=seq(START, extra="oldest { max_candidate_sequences: 4 preferred_batch_size: [ 2, 4 ] }"))),
+    "ok_versions_all": ok(py("ok_versions_all", extra="version_policy: { all: {} }", versions=(1, 2))),
+    "ok_versions_latest_2": ok(py("ok_versions_latest_2", extra="version_policy: { latest: { num_versions: 2 } }", versions=(1, 2, 3))),
+    "ok_versions_specific": ok(py("ok_versions_specific", extra="version_policy: { specific: { versions: [ 2 ] } }", versions=(1, 2))),
+    "ok_versions_gap": ok(py("ok_versions_gap", versions=(1, 3))),
+    "ok_instances_multi": ok(py("ok_instances_multi", extra="instance_group [ { count: 2 kind: KIND_CPU }, { kind: KIND_AUTO } ]")),
+    "ok_kind_model": ok(py("ok_kind_model", extra="instance_group [ { kind: KIND_MODEL } ]")),
+    "ok_optional_input": ok(py("ok_optional_input", inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "bias" data_type: TYPE_FP32 dims: [ 4 ] optional: true } ]')),
+    "ok_batch_input": ok(py("ok_batch_input", mbs=4, extra='batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_INT32 source_input: "x" }, { kind: BATCH_ACCUMULATED_ELEMENT_COUNT target_name: "acc" data_type: TYPE_FP32 source_input: "x" } ]')),
+    "ok_batch_output": ok(py("ok_batch_output", mbs=4, extra='batch_output [ { kind: BATCH_SCATTER_WITH_INPUT_SHAPE target_name: "y" source_input: "x" } ]')),
+    "ok_parameters": ok(py("ok_parameters", extra='parameters: { key: "MODE" value: { string_value: "fast" } }\nparameters: { key: "threads" value: { string_value: "2" } }')),
+    "ok_many_io": ok(py("ok_many_io", mbs=2, inputs='input [ { name: "a" data_type: TYPE_INT32 dims: [ 2 ] }, { name: "b" data_type: TYPE_BOOL dims: [ 1 ] }, { name: "c" data_type: TYPE_FP16 dims: [ 3, -1 ] } ]', outputs='output [ { name: "d" data_type: TYPE_BF16 dims: [ 2 ] }, { name: "e" data_type: TYPE_FP64 dims: [ 1 ] } ]')),
+    "ok_response_cache": ok(py("ok_response_cache", extra="response_cache { enable: true }")),
+    "ok_decoupled_plain": ok(py("ok_decoupled_plain", mbs=0, extra="model_transaction_policy { decoupled: true }")),
+    "ok_dims_minus_one_reshape": ok(py("ok_dims_minus_one_reshape", inputs='input [ { name: "x" data_type: TYPE_FP32 dims: [ -1, 6 ] reshape: { shape: [ -1, 2, 3 ] } } ]')),
+    "ok_named_instance_groups": ok(py("ok_named_instance_groups", extra='instance_group [ { name: "cpu_a" kind: KIND_CPU count: 1 }, { name: "cpu_b" kind: KIND_CPU count: 1 } ]')),
+    "ok_unknown_platform_custom": ok(py("ok_unknown_platform_custom", platform="my_platform"), "schema.unknown-platform"),
+    "ok_ignore_comment": ok({**py("ok_ignore_comment", extra=db("")), "config.pbtxt": "# tritonkit: ignore=batching.dynamic-without-batching\n" + cfg("ok_ignore_comment", extra=db(""))}),
+    "ok_max_batch_large": ok(py("ok_max_batch_large", mbs=1024, extra=db("max_queue_delay_microseconds: 0"))),
+    "reshape_string_count": bad(py("reshape_string_count", inputs='input [ { name: "x" data_type: TYPE_STRING dims: [ 2, 2 ] reshape: { shape: [ 3 ] } } ]'), "io.reshape-count"),
+    "output_dim_zero": bad(py("output_dim_zero", outputs='output [ { name: "y" data_type: TYPE_FP32 dims: [ 4, 0 ] } ]'), "io.bad-dim"),
+    "output_no_name": bad(py("output_no_name", outputs='output [ { data_type: TYPE_FP32 dims: [ 4 ] } ]'), "io.missing-name"),
+    "preferred_zero": bad(py("preferred_zero", mbs=4, extra=db("preferred_batch_size: [ 0 ]")), "batching.preferred-size"),
+    "preferred_without_batching": bad(py("preferred_without_batching", extra=db("preferred_batch_size: [ 2 ]")), "batching.preferred-size"),
+    "priority_zero_default": bad(py("priority_zero_default", mbs=4, extra=db("priority_levels: 3")), "batching.priority-level"),
+    "corrid_bool": bad(py("corrid_bool", mbs=4, extra=seq(control("C", "kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_BOOL"))), "batching.sequence-corrid-type"),
+    "ready_two_pairs": bad(py("ready_two_pairs", mbs=4, extra=seq(control("R", "kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] fp32_false_true: [ 0, 1 ]"))), "batching.sequence-control-false-true"),
+    "ens_batch_above_member_2": bad(ens("ens_batch_above_member_2", [step("ok_preserve_ordering", {"x": "x"}, {"y": "y"})], mbs=9), "ensemble.max-batch-size"),
+    "ens_output_type": bad(ens("ens_output_type", [OK_STEP], outputs='output [ { name: "y" data_type: TYPE_INT32 dims: [ 4 ] } ]'), "ensemble.type-mismatch"),
+    "python_syntax_tabs": bad(py("python_syntax_tabs", model_py="class TritonPythonModel:\n\tdef execute(self, requests):\n        return []\n"), "python.syntax-error"),
+    "versions_only_leading_zero_and_text": bad({"config.pbtxt": cfg("versions_only_leading_zero_and_text"), "001/model.py": MODEL_PY, "one/model.py": MODEL_PY}, "layout.no-version"),
 }  # fmt: skip
 
 # Entries of the repository folder itself that are not model folders.
 DANGLING_LINK = "dangling_link"
 
 
-def build(repo: Path) -> Path:
-    """Write every case into `repo` (created); returns it."""
+def build(repo: Path, *, server_only: bool = False) -> Path:
+    """Write every case into `repo` (created), or only those the server can judge; returns it."""
     for name, case in CASES.items():
+        if server_only and not case.server:
+            continue
         folder = repo / name
         folder.mkdir(parents=True)
         for rel, content in case.files.items():
@@ -265,5 +356,6 @@ def build(repo: Path) -> Path:
                 target.write_bytes(content)
             else:
                 target.write_text(content, encoding="utf-8")
-    os.symlink("nowhere", repo / DANGLING_LINK)
+    if not server_only:
+        os.symlink("nowhere", repo / DANGLING_LINK)
     return repo

@@ -15,6 +15,7 @@ class OutputFormat(str, Enum):
     text = "text"
     json = "json"
     github = "github"
+    sarif = "sarif"
 
 
 @app.command()
@@ -27,7 +28,10 @@ def validate(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text, json, or github (workflow annotations).")
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help="text, json, github (workflow annotations) or sarif (code scanning)."
+        ),
     ] = OutputFormat.text,
     no_artifacts: Annotated[
         bool,
@@ -36,6 +40,26 @@ def validate(
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="List every rule (id, severity, summary) and exit.")
     ] = False,
+    triton: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--triton",
+            help="Triton release the repository is for: NGC tag (24.10) or server version (2.51) "
+            "(default: tritonkit.yaml target.triton, else the image serve uses).",
+        ),
+    ] = None,
+    gpus: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--gpus", help="GPUs the target machine has: turns GPU-id checks into errors."),
+    ] = None,
+    ignore: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--ignore", help="Rule id or family to leave out (repeatable, or comma-separated)."),
+    ] = None,
+    select: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--select", help="Only these rule ids or families (repeatable, or comma-separated)."),
+    ] = None,
     repo: RepoOption = None,
 ) -> None:
     """Check a model repository offline, the way Triton would load it. Exit 1 when errors are found."""
@@ -56,13 +80,31 @@ def validate(
         raise UsageError(f"two repositories given: {repository} and --repo {repo}", hint="give only one")
     from tritonkit.repository.remote import is_remote
 
+    ignored, selected = tuple(ignore or ()), tuple(select or ())
     if is_remote(repository):  # a local copy (cached by ETag), findings shown under the URI
         from tritonkit.repository.fetch import validate_remote
 
-        report = validate_remote(str(repository), artifacts=not no_artifacts)
+        report = validate_remote(
+            str(repository),
+            artifacts=not no_artifacts,
+            target=triton,
+            gpus=gpus,
+            ignore=ignored,
+            select=selected,
+        )
     else:
+        from tritonkit.validate.target import spec_target
+
         root = resolve_repository(Path(repository) if repository is not None else repo)
-        report = validate_repository(root, artifacts=not no_artifacts)
+        spec_triton, spec_gpus = spec_target(root)
+        report = validate_repository(
+            root,
+            artifacts=not no_artifacts,
+            target=triton if triton is not None else spec_triton,
+            gpus=gpus if gpus is not None else spec_gpus,
+            ignore=ignored,
+            select=selected,
+        )
     echo(format_report(report, output_format.value))
     if not report.ok:
         raise typer.Exit(1)

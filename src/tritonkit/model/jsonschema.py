@@ -91,6 +91,15 @@ def spec_file_schema() -> dict[str, Any]:
         "properties": {
             "repository": {"type": "string", "description": "the model repository, relative to this file"},
             "models": {"type": "array", "items": entry},
+            "target": {
+                "type": "object",
+                "description": "what `tritonkit validate` checks against: the Triton release, the GPU count",
+                "properties": {
+                    "triton": {"type": "string", "description": "NGC tag (24.10) or server version (2.51)"},
+                    "gpus": {"type": "integer", "minimum": 0, "description": "GPUs of the target machine"},
+                },
+                "additionalProperties": False,
+            },
         },
         "additionalProperties": False,
         "$defs": builder.defs,

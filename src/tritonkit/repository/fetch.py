@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import RepositoryError
 from tritonkit.repository.remote import RemoteURI, parse_remote_uri
@@ -91,13 +91,15 @@ def _rename(text: str | None, local: str, uri: str) -> str | None:
     return None if text is None else text.replace(local, uri)
 
 
-def validate_remote(uri: RemoteURI | str, *, artifacts: bool = True) -> ValidationReport:
-    """Validate the repository at `uri` as a local copy; files in findings are named by their URI."""
+def validate_remote(uri: RemoteURI | str, *, artifacts: bool = True, **options: Any) -> ValidationReport:
+    """Validate the repository at `uri` as a local copy; files in findings are named by their URI.
+
+    `options` go to `validate_repository` as they are (target, gpus, ignore, select)."""
     from tritonkit.validate.engine import validate_repository
 
     uri = parse_remote_uri(uri) if isinstance(uri, str) else uri
     local = fetch_repository(uri)
-    report = validate_repository(local, artifacts=artifacts)
+    report = validate_repository(local, artifacts=artifacts, **options)
     shown = str(uri).rstrip("/")
     roots = [str(local), report.repository]
     findings = []

@@ -33,7 +33,7 @@ from tritonkit.model.spec import OWN_KEYS, ModelSpec
 SPEC_FILE = "tritonkit.yaml"
 SCHEMA_FILE = "tritonkit.schema.json"
 DEFAULT_REPOSITORY = "model_repository"
-_TOP_KEYS = ("repository", "models")
+_TOP_KEYS = ("repository", "models", "target")  # target: {triton, gpus}, read by validate.target
 HEADER = (
     f"# yaml-language-server: $schema={SCHEMA_FILE}\n"
     "# tritonkit spec: the source of each config.pbtxt (`tritonkit render` regenerates them).\n"
@@ -48,6 +48,7 @@ class Project:
     spec_path: Path
     repository: Path
     models: list[ModelSpec] = field(default_factory=list)
+    target: Any = None  # the `target:` mapping as read (validate.target checks it); kept when rewritten
 
     def model(self, name: str) -> ModelSpec | None:
         return next((m for m in self.models if m.name == name), None)
@@ -75,6 +76,8 @@ class Project:
         except ValueError:  # another drive on Windows
             rel = str(self.repository)
         data: dict[str, Any] = {"repository": rel, "models": [m.to_dict() for m in self.models]}
+        if self.target is not None:
+            data["target"] = self.target
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: ~10x faster
         return HEADER + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
 
@@ -235,7 +238,7 @@ def parse_project(text: str, spec_path: Path) -> Project:
     for key in data:
         if key not in _TOP_KEYS:
             close = difflib.get_close_matches(str(key), _TOP_KEYS, n=1)
-            hint = f"did you mean {close[0]}?" if close else "the keys are repository and models"
+            hint = f"did you mean {close[0]}?" if close else "the keys are repository, models and target"
             raise _fail(spec_path, _line(data, (key,)), f"unknown key {key!r}", hint)
     repository = spec_path.parent / str(data.get("repository", DEFAULT_REPOSITORY))
     entries = data.get("models") or []
@@ -251,7 +254,7 @@ def parse_project(text: str, spec_path: Path) -> Project:
                         "keep one entry per model") from None  # fmt: skip
         seen[spec.name] = line
         models.append(spec)
-    return Project(spec_path=spec_path, repository=repository, models=models)
+    return Project(spec_path=spec_path, repository=repository, models=models, target=data.get("target"))
 
 
 def load_project_file(spec_path: Path) -> Project:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritonkit.validate.findings import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from tritonkit.validate.target import Target
 
 
 @dataclass
@@ -26,8 +29,10 @@ class ModelContext:
     leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
     other_dirs: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
-    config_not_file: bool = False  # config.pbtxt exists but is a folder, FIFO, socket or device
     ignored: frozenset[str] = frozenset()  # rule ids and families of `# tritonkit: ignore=...` comments
+    # platform and backend as the server completes them (AutoCompleteBackendFields); "" when unknown
+    resolved_platform: str = ""
+    resolved_backend: str = ""
     _positions: dict[str, int] | None = None
 
     def line(self, *paths: str) -> int | None:
@@ -59,11 +64,17 @@ class ModelContext:
 
     @property
     def platform(self) -> str:
-        return str(self.config.platform) if self.config is not None else ""
+        """The platform the server sees: the config's, else the one it completes from the backend."""
+        if self.config is None:
+            return ""
+        return str(self.config.platform) or self.resolved_platform
 
     @property
     def backend(self) -> str:
-        return str(self.config.backend) if self.config is not None else ""
+        """The backend the server loads: the config's, else the one it infers (platform, files, name)."""
+        if self.config is None:
+            return ""
+        return str(self.config.backend) or self.resolved_backend
 
     @property
     def is_ensemble(self) -> bool:
@@ -78,3 +89,5 @@ class RepositoryContext:
     path: Path
     models: dict[str, ModelContext]
     artifacts: bool = True
+    target: Target | None = None  # the Triton release the repository is for
+    gpus: int | None = None  # GPUs the target machine has; None: unknown (GPU-id checks only warn)

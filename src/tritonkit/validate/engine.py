@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tritonkit.errors import RepositoryError
+from tritonkit.errors import RepositoryError, UsageError
 from tritonkit.repository.scan import CONFIG_FILE, ModelFolder, scan_repository
 from tritonkit.validate import rules
 from tritonkit.validate.context import ModelContext, RepositoryContext
 from tritonkit.validate.findings import Finding
 from tritonkit.validate.rules import layout, schema
+
+if TYPE_CHECKING:
+    from tritonkit.validate.target import Target
 
 
 @dataclass
@@ -104,6 +108,7 @@ def load_config(model: ModelContext) -> list[Finding]:
             )
         ]
     model.text = text
+    model.ignored = inline_ignores(text)
     config, problem = parse_config_safely(text)
     if problem is not None:
         rule = schema.PARSE_ERROR
@@ -130,12 +135,30 @@ def load_config(model: ModelContext) -> list[Finding]:
 _QUOTED_LINE = re.compile(r"^'.*': (?=Enum type)", re.DOTALL)
 
 
-def validate_repository(repository: Path | str, *, artifacts: bool = True) -> ValidationReport:
+def validate_repository(
+    repository: Path | str,
+    *,
+    artifacts: bool = True,
+    target: str | Target | None = None,
+    gpus: int | None = None,
+    ignore: Iterable[str] = (),
+    select: Iterable[str] = (),
+) -> ValidationReport:
     """Validate every model of `repository` offline; raises RepositoryError if it cannot be read.
 
     With `artifacts=False`, model files are not looked at (only configs and layout), for CI that has
-    no model files.
+    no model files. `target` is the Triton release (NGC tag `24.10` or server version `2.51`; default:
+    the image `serve` uses); `gpus` the GPU count of the machine (GPU-id checks are warnings without
+    it). `ignore` / `select` are rule ids or families (`io`, `io.bad-dim`); so is each
+    `# tritonkit: ignore=RULE[,RULE]` comment in a config.pbtxt, for that model. A UsageError names an
+    unknown rule or release.
     """
+    from tritonkit.validate.target import Target, resolve_target
+
+    ignored, selected = _rule_names(ignore, "--ignore"), _rule_names(select, "--select")
+    release = target if isinstance(target, Target) else resolve_target(target)
+    if gpus is not None and gpus < 0:
+        raise UsageError(f"--gpus must be 0 or more, got {gpus}", hint="give the GPU count of the machine")
     root = _shown_root(Path(repository))
     if not root.exists():
         raise RepositoryError(
@@ -166,13 +189,52 @@ def validate_repository(repository: Path | str, *, artifacts: bool = True) -> Va
         models[folder.name] = model
         if model.has_config:
             findings.extend(load_config(model))
+            if model.config is not None:
+                schema.complete_backend(model, release)
 
-    context = RepositoryContext(path=root, models=models, artifacts=artifacts)
+    context = RepositoryContext(path=root, models=models, artifacts=artifacts, target=release, gpus=gpus)
     for model in models.values():
         findings.extend(rules.check_model(model, context))
     findings.extend(rules.check_repository(context))
+    findings = [f for f in findings if _kept(f, ignored, selected, models)]
     findings.sort(key=_order)
     return ValidationReport(repository=str(root), models=sorted(models), findings=findings)
+
+
+def _rule_names(names: Iterable[str], flag: str) -> frozenset[str]:
+    """Rule ids and family names, each checked against the registry."""
+    known = set(rules.RULES) | {r.family for r in rules.RULES.values()}
+    wanted = frozenset(n.strip() for name in names for n in name.split(",") if n.strip())
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise UsageError(
+            f"{flag}: unknown rule {unknown[0]!r}",
+            hint="give a rule id or a family (tritonkit validate --list-rules lists them)",
+        )
+    return wanted
+
+
+def _kept(
+    finding: Finding, ignored: frozenset[str], selected: frozenset[str], models: dict[str, ModelContext]
+) -> bool:
+    names = (finding.rule, finding.rule.split(".", 1)[0])
+    if selected and not any(n in selected for n in names):
+        return False
+    model = models.get(finding.model or "")
+    inline = model.ignored if model is not None else frozenset()
+    return not any(n in ignored or n in inline for n in names)
+
+
+_IGNORE_COMMENT = re.compile(r"#\s*tritonkit:\s*ignore\s*=\s*([A-Za-z0-9_.,\- ]+)")
+
+
+def inline_ignores(text: str) -> frozenset[str]:
+    """The rule ids and families of the `# tritonkit: ignore=RULE[,RULE]` comments in a config text."""
+    if "tritonkit:" not in text:
+        return frozenset()
+    return frozenset(
+        n.strip() for match in _IGNORE_COMMENT.finditer(text) for n in match.group(1).split(",") if n.strip()
+    )
 
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -1,5 +1,5 @@
-"""Formatting a ValidationReport as text, JSON or GitHub workflow annotations, and the rule registry
-as text or JSON (returns strings)."""
+"""Formatting a ValidationReport as text, JSON, GitHub workflow annotations or SARIF 2.1.0, and the rule
+registry as text or JSON (returns strings)."""
 
 from __future__ import annotations
 
@@ -79,12 +79,81 @@ def format_github(report: ValidationReport) -> str:
     return "\n".join(lines)
 
 
+_SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def format_sarif(report: ValidationReport, rules: Iterable[Rule]) -> str:
+    """SARIF 2.1.0 (what GitHub code scanning uploads): one run, the registry as the driver's rules (id,
+    summary, the server code it mirrors, default level), one result per finding at file:line:column."""
+    from tritonkit import __version__
+
+    registry = list(rules)
+    index = {r.id: i for i, r in enumerate(registry)}
+    results = []
+    for f in report.findings:
+        location: dict[str, object] = {"artifactLocation": {"uri": _uri(f.file or report.repository)}}
+        if f.line:
+            region: dict[str, int] = {"startLine": f.line}
+            if f.column:
+                region["startColumn"] = f.column
+            location["region"] = region
+        result: dict[str, object] = {
+            "ruleId": f.rule,
+            "level": _SARIF_LEVELS.get(f.severity, "note"),
+            "message": {"text": f.message + (f"\nhint: {f.hint}" if f.hint else "")},
+            "locations": [{"physicalLocation": location}],
+        }
+        if f.rule in index:
+            result["ruleIndex"] = index[f.rule]
+        if f.model:
+            result["properties"] = {"model": f.model}
+        results.append(result)
+    driver = {
+        "name": "tritonkit",
+        "version": __version__,
+        "rules": [
+            {
+                "id": r.id,
+                "name": r.id.replace(".", "/"),
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": f"{r.summary}. Mirrors: {r.mirrors}"},
+                "defaultConfiguration": {"level": _SARIF_LEVELS[r.severity]},
+                "properties": {"family": r.family, "mirrors": r.mirrors},
+            }
+            for r in registry
+        ],
+    }
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": results}],
+    }
+    return json.dumps(sarif, indent=2, ensure_ascii=False)
+
+
+def _uri(path: str) -> str:
+    """A relative path as a URI reference with forward slashes; an absolute one as a file:// URI."""
+    from pathlib import Path, PurePosixPath
+    from urllib.parse import quote
+
+    if "://" in path:
+        return path
+    p = Path(path)
+    if p.is_absolute():
+        return p.as_uri()
+    return quote(str(PurePosixPath(*p.parts)))
+
+
 def format_report(report: ValidationReport, fmt: str) -> str:
-    """Dispatch on `fmt` (text, json, github)."""
+    """Dispatch on `fmt` (text, json, github, sarif)."""
     if fmt == "json":
         return format_json(report)
     if fmt == "github":
         return format_github(report)
+    if fmt == "sarif":
+        from tritonkit.validate.rules import RULES
+
+        return format_sarif(report, RULES.values())
     return format_text(report)
 
 

@@ -51,7 +51,16 @@ SEQUENCE_CONTROL_INPUT = FAMILY.rule(
     mirrors="none: the server loads it",
 )
 SEQUENCE_CONTROL_KIND = FAMILY.rule(
-    "sequence-control-kind", "error", "a control_input without control, or an unknown kind", mirrors=_SEQ
+    "sequence-control-kind",
+    "warning",
+    "a sequence control of a kind the schema does not have (the server ignores it)",
+    mirrors="Get*SequenceControlProperties look for the known kinds only (core/src/model_config_utils.cc)",
+)
+SEQUENCE_CONTROL_EMPTY = FAMILY.rule(
+    "sequence-control-empty",
+    "warning",
+    "a control_input without any control (the server ignores it)",
+    mirrors="GetBooleanSequenceControlProperties skips it (core/src/model_config_utils.cc)",
 )
 SEQUENCE_STATE = FAMILY.rule(
     "sequence-state",
@@ -231,7 +240,7 @@ def _sequence(model: ModelContext, config: Any) -> list[Finding]:
         names_seen.add(name)
         if not control_input.control:
             findings.append(
-                model.finding(SEQUENCE_CONTROL_KIND, f"control_input {name!r} has no control", path)
+                model.finding(SEQUENCE_CONTROL_EMPTY, f"control_input {name!r} has no control", path)
             )
         for control in control_input.control:
             kind = _CONTROL_KINDS.get(int(control.kind))

@@ -4,6 +4,7 @@ graph, member models in the repository, consistent types and shapes, batch sizes
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.model.dtypes import config_type_name
@@ -66,6 +67,15 @@ TYPE_MISMATCH = FAMILY.rule(
 SHAPE_MISMATCH = FAMILY.rule(
     "shape-mismatch", "error", "an ensemble tensor with incompatible shapes on two sides", mirrors=_ENS
 )
+NOT_FOR_ENSEMBLE = FAMILY.rule(
+    "not-for-ensemble", "error", "optimization or model_warmup on an ensemble", mirrors=_SCHED
+)
+MIXED_DECOUPLED = FAMILY.rule(
+    "mixed-decoupled",
+    "error",
+    "a step receives tensors that come from different decoupled models",
+    mirrors="ValidateEnsembleConfig decouple labels (core/src/ensemble_scheduler/ensemble_utils.cc)",
+)
 CYCLE = FAMILY.rule(
     "cycle",
     "error",
@@ -88,6 +98,18 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             ]
         return []
     findings: list[Finding] = []
+    for field_name in ("optimization", "model_warmup"):
+        if (field_name == "optimization" and config.HasField(field_name)) or (
+            field_name == "model_warmup" and len(config.model_warmup)
+        ):
+            findings.append(
+                model.finding(
+                    NOT_FOR_ENSEMBLE,
+                    f"{field_name} cannot be set on an ensemble",
+                    field_name,
+                    hint=f"remove {field_name}; set it on the member models",
+                )
+            )
     if len(config.instance_group):
         findings.append(
             model.finding(
@@ -111,6 +133,8 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         return findings
     findings.extend(_graph(model, config, steps))
     findings.extend(_members(model, config, steps, repo))
+    if not any(f.severity == "error" for f in findings):
+        findings.extend(_decoupled(model, config, steps, repo))
     return findings
 
 
@@ -195,12 +219,13 @@ def _compatible(a: list[int], b: list[int]) -> bool:
 
 def _members(model: ModelContext, config: Any, steps: list[Any], repo: RepositoryContext) -> list[Finding]:
     findings: list[Finding] = []
-    # ensemble tensor -> (data type, full shape, where it was inferred from)
-    seen: dict[str, tuple[int, list[int], str]] = {}
-    for tensor in config.input:
-        seen[str(tensor.name)] = (int(tensor.data_type), list(tensor.dims), "the ensemble")
-    for tensor in config.output:
-        seen.setdefault(str(tensor.name), (int(tensor.data_type), list(tensor.dims), "the ensemble"))
+    # ensemble tensor -> what was inferred first (ValidateEnsembleConfig: the ensemble's inputs, then its
+    # outputs, then each step's tensors; the ensemble's own tensors by their reshape when they have one)
+    seen: dict[str, _Node] = {}
+    batching = config.max_batch_size > 0
+    for tensor in [*config.input, *config.output]:
+        dims = list(tensor.reshape.shape) if tensor.HasField("reshape") else list(tensor.dims)
+        seen.setdefault(str(tensor.name), _Node(int(tensor.data_type), dims, batching, "the ensemble"))
     for index, step in enumerate(steps):
         path = _step_path(index)
         name = str(step.model_name)
@@ -297,9 +322,23 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
     return findings
 
 
+@dataclass
+class _Node:
+    """An ensemble tensor as the core's TensorNode holds it: type, dims, dims with the batch dim."""
+
+    dtype: int
+    dims: list[int]
+    batching: bool
+    source: str
+
+    @property
+    def full_dims(self) -> list[int]:
+        return [-1, *self.dims] if self.batching else self.dims
+
+
 def _consistent(
     model: ModelContext,
-    seen: dict[str, tuple[int, list[int], str]],
+    seen: dict[str, _Node],
     tensor: str,
     member_config: Any,
     member_tensor: Any,
@@ -307,35 +346,94 @@ def _consistent(
     index: int,
     field_name: str,
 ) -> list[Finding]:
-    dtype = int(member_tensor.data_type)
-    shape = list(member_tensor.dims)
-    source = f"{member!r} ({member_tensor.name})"
+    """ValidateTensorConsistency: the same type, and dims that match with or without the batch dim."""
+    node = _Node(
+        int(member_tensor.data_type),
+        list(member_tensor.dims),
+        member_config.max_batch_size > 0,
+        f"{member!r} ({member_tensor.name})",
+    )
     first = seen.get(tensor)
     if first is None:
-        seen[tensor] = (dtype, shape, source)
+        seen[tensor] = node
         return []
     findings: list[Finding] = []
     where = (f"{_step_path(index)}.{field_name}", _step_path(index))
-    if first[0] and dtype and first[0] != dtype:
+    if first.dtype and node.dtype and first.dtype != node.dtype:
         findings.append(
             model.finding(
                 TYPE_MISMATCH,
-                f"ensemble tensor {tensor!r} is {config_type_name(first[0])} in {first[2]} "
-                f"but {config_type_name(dtype)} in {source}",
+                f"ensemble tensor {tensor!r} is {config_type_name(first.dtype)} in {first.source} "
+                f"but {config_type_name(node.dtype)} in {node.source}",
                 *where,
                 hint="make the data types agree (a member cannot convert types on the way)",
             )
         )
-    elif not _compatible(first[1], shape):
+    elif not _compatible(first.dims, node.dims) and not _compatible(first.full_dims, node.full_dims):
         findings.append(
             model.finding(
                 SHAPE_MISMATCH,
-                f"ensemble tensor {tensor!r} has dims {first[1]} in {first[2]} but {shape} in {source}",
+                f"ensemble tensor {tensor!r} has shape {first.full_dims} in {first.source} but "
+                f"{node.full_dims} in {node.source} (batch dim included where the model batches)",
                 *where,
                 hint="make the dims agree; -1 matches any size",
             )
         )
     return findings
+
+
+def _decoupled(model: ModelContext, config: Any, steps: list[Any], repo: RepositoryContext) -> list[Finding]:
+    """ValidateEnsembleConfig's walk: a step (or the ensemble's outputs) must not receive tensors that
+    come from different decoupled models (each decoupled step starts a new stream of responses)."""
+    prev: dict[str, list[str]] = {}
+    decoupled: dict[str, bool] = {}
+    sibling: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        member = repo.models.get(str(step.model_name))
+        is_decoupled = bool(member and member.config and member.config.model_transaction_policy.decoupled)
+        for out in step.output_map.values():
+            decoupled[str(out)] = is_decoupled
+            sibling[str(out)] = index
+            prev.setdefault(str(out), []).extend(str(v) for v in step.input_map.values())
+    sink = "\0sink"
+    prev[sink] = [str(t.name) for t in config.output]
+    label: dict[str, int] = {str(t.name): 0 for t in config.input}
+    step_label: dict[int, int] = {}
+    counter = 0
+    pending = [n for n in prev if n not in label]
+    progress = True
+    while pending and progress:
+        progress = False
+        for node in list(pending):
+            sources = prev[node]
+            if not all(s in label for s in sources):
+                continue
+            labels = {label[s] for s in sources}
+            if len(labels) > 1:
+                who = "the ensemble's outputs" if node == sink else f"step {sibling[node]}"
+                return [
+                    model.finding(
+                        MIXED_DECOUPLED,
+                        f"{who} receives tensors that come from different decoupled models",
+                        f"{_step_path(sibling.get(node, 0))}.input_map" if node != sink else "output",
+                        "ensemble_scheduling",
+                        hint="feed a step from one decoupled model's outputs only",
+                    )
+                ]
+            inherited = labels.pop() if labels else 0
+            if node in sibling and sibling[node] in step_label:
+                label[node] = step_label[sibling[node]]
+            else:
+                if decoupled.get(node):
+                    counter += 1
+                    label[node] = counter
+                else:
+                    label[node] = inherited
+                if node in sibling:
+                    step_label[sibling[node]] = label[node]
+            pending.remove(node)
+            progress = True
+    return []
 
 
 def check_cycles(repo: RepositoryContext) -> list[Finding]:

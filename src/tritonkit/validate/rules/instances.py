@@ -8,7 +8,7 @@ from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
     from tritonkit.validate.context import ModelContext, RepositoryContext
-    from tritonkit.validate.findings import Finding
+    from tritonkit.validate.findings import Finding, Severity
 
 FAMILY = Family("instances", "instance groups: kinds, counts, GPU ids")
 _GROUPS = "ValidateInstanceGroup / NormalizeInstanceGroup (core/src/model_config_utils.cc)"
@@ -22,7 +22,25 @@ GPUS_ON_CPU = FAMILY.rule(
     "gpus-on-cpu", "error", "GPU ids on a KIND_CPU or KIND_MODEL group", mirrors=_GROUPS
 )
 BAD_GPU = FAMILY.rule("bad-gpu", "error", "a negative GPU id", mirrors=_GROUPS)
-DUPLICATE_GPU = FAMILY.rule("duplicate-gpu", "error", "a GPU id listed twice in one group", mirrors=_GROUPS)
+DUPLICATE_GPU = FAMILY.rule(
+    "duplicate-gpu",
+    "warning",
+    "a GPU id listed twice in one group (twice the instances there)",
+    mirrors=_GROUPS,
+)
+GPU_UNAVAILABLE = FAMILY.rule(
+    "gpu-unavailable",
+    "error",
+    "a GPU id the machine does not have, or KIND_GPU on a machine without GPUs (with --gpus N; "
+    "a warning for ids above 0 without it)",
+    mirrors="ValidateInstanceGroup against GetSupportedGPUs (core/src/model_config_utils.cc)",
+)
+PROFILE = FAMILY.rule(
+    "profile",
+    "error",
+    "an instance group profile on a model that is not TensorRT, or not an integer",
+    mirrors=_GROUPS,
+)
 DUPLICATE_NAME = FAMILY.rule(
     "duplicate-name", "warning", "two instance groups with one name", mirrors="none: the server loads it"
 )
@@ -91,6 +109,23 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                     hint="raise count for more instances per GPU instead of repeating ids",
                 )
             )
+        if kind == "KIND_GPU":
+            findings.extend(_gpu_ids(model, repo.gpus, label, path, gpus))
+        profiles = [str(p) for p in group.profile]
+        if profiles and model.platform != "tensorrt_plan":
+            findings.append(
+                model.finding(
+                    PROFILE, f"{label} sets profile, which only TensorRT models take", f"{path}.profile", path
+                )
+            )
+        elif any(not (p.isdigit() and p.isascii()) for p in profiles):
+            findings.append(
+                model.finding(
+                    PROFILE,
+                    f"{label} has profile {profiles}; each must be an integer >= 0",
+                    f"{path}.profile",
+                )
+            )
         if group.name:
             if group.name in names:
                 findings.append(
@@ -103,3 +138,37 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 )
             names[str(group.name)] = index
     return findings
+
+
+def _gpu_ids(model: ModelContext, count: int | None, label: str, path: str, gpus: list[int]) -> list[Finding]:
+    """KIND_GPU against the machine's GPUs: errors when --gpus gives their count, else a warning for ids the
+    machine may lack (any GPU machine has GPU 0)."""
+    where = (f"{path}.gpus", f"{path}.kind", path)
+    if count == 0:
+        return [
+            model.finding(
+                GPU_UNAVAILABLE,
+                f"{label} has kind KIND_GPU but the machine has no GPU (--gpus 0)",
+                *where,
+                hint="use kind: KIND_CPU (or KIND_AUTO, which falls back to the CPU)",
+            )
+        ]
+    if count is not None:
+        missing = sorted({g for g in gpus if g >= count})
+        severity: Severity = "error"
+    else:
+        missing = sorted({g for g in gpus if g > 0})
+        severity = "warning"
+    if not missing:
+        return []
+    return [
+        model.finding(
+            GPU_UNAVAILABLE,
+            f"{label} lists GPU id(s) {missing}, "
+            + (f"but the machine has {count} GPU(s)" if count is not None else "which this check cannot see")
+            + ("" if count is not None else " (give --gpus N to check them)"),
+            *where,
+            hint="GPU ids count from 0 as nvidia-smi numbers them",
+            severity=severity,
+        )
+    ]

@@ -25,7 +25,10 @@ MISSING_DATA_TYPE = FAMILY.rule(
     "missing-data-type", "error", "an input or output without data_type", mirrors=_IO
 )
 BAD_DATA_TYPE = FAMILY.rule(
-    "bad-data-type", "error", "a data_type number the schema does not have", mirrors=_IO
+    "bad-data-type",
+    "warning",
+    "a data_type number the schema does not have (the core loads it; no request can match it)",
+    mirrors="none: ValidateModelInput/Output refuse only TYPE_INVALID (core/src/model_config_utils.cc)",
 )
 MISSING_DIMS = FAMILY.rule("missing-dims", "error", "an input or output without dims", mirrors=_IO)
 BAD_DIM = FAMILY.rule("bad-dim", "error", "a dim below 1 other than -1", mirrors=_IO)
@@ -61,9 +64,9 @@ BATCH_INPUT_SOURCE = FAMILY.rule(
 )
 BATCH_INPUT_TARGET = FAMILY.rule(
     "batch-input-target",
-    "error",
-    "a batch_input without target_name",
-    mirrors="the backends' batch input setup (BatchInput::ParseFromModelConfig)",
+    "warning",
+    "a batch_input without target_name (the core loads it; the backend gets a nameless tensor)",
+    mirrors="none: ValidateBatchIO does not check target_name (core/src/model_config_utils.cc)",
 )
 BATCH_INPUT_TARGET_COLLISION = FAMILY.rule(
     "batch-input-target-collision",
@@ -387,6 +390,7 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
                 )
         if not batch_output.target_name:
             findings.append(model.finding(BATCH_OUTPUT_TARGET, f"{path} has no target_name", path))
+        named: set[str] = set()
         for target in batch_output.target_name:
             if target not in outputs:
                 findings.append(
@@ -398,4 +402,14 @@ def _batch_io(model: ModelContext, config: Any) -> list[Finding]:
                         hint=f"outputs are: {', '.join(sorted(outputs)) or '(none)'}",
                     )
                 )
+            elif target in named:
+                findings.append(
+                    model.finding(
+                        BATCH_OUTPUT_TARGET,
+                        f"{path} names target {target!r} twice; a target output can be named once",
+                        f"{path}.target_name",
+                        path,
+                    )
+                )
+            named.add(str(target))
     return findings

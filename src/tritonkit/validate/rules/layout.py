@@ -84,6 +84,18 @@ MISSING_CONFIG = FAMILY.rule(
     "a model folder without config.pbtxt and no file to auto-complete from",
     mirrors="GetNormalizedModelConfig + AutoCompleteBackendFields (core/src/model_config_utils.cc)",
 )
+CONFIG_NOT_FILE = FAMILY.rule(
+    "config-not-file",
+    "error",
+    "config.pbtxt is a folder, FIFO or device (it aborts or hangs the server)",
+    mirrors="ReadTextProto of <model>/config.pbtxt (core/src/filesystem, model_config_utils.cc)",
+)
+MISSING_LABEL_FILE = FAMILY.rule(
+    "missing-label-file",
+    "error",
+    "an output's label_filename names a file the model folder does not have",
+    mirrors="Model::Init: label_provider_->AddLabels(<model>/<label_filename>) (core/src/model.cc)",
+)
 AUTO_COMPLETE_CONFIG = FAMILY.rule(
     "auto-complete-config",
     "warning",
@@ -109,7 +121,10 @@ def model_filename(model: ModelContext) -> str | None:
     config = model.config
     if config is None or model.is_ensemble:
         return None
-    return model_file_for(str(config.platform), str(config.backend), str(config.default_model_filename))
+    named = model.name.partition(".")[2]
+    if not config.default_model_filename and not config.backend and named and model.resolved_backend == named:
+        return f"model.{named}"  # a custom backend named by the folder: model.<backend>
+    return model_file_for(model.platform, model.backend, str(config.default_model_filename))
 
 
 def selected_versions(model: ModelContext) -> tuple[list[int], list[int]]:
@@ -205,6 +220,19 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 + (" (an empty 1/ for an ensemble)" if model.is_ensemble else ""),
             )
         )
+    if repo.artifacts:
+        for index, output in enumerate(config.output):
+            label = str(output.label_filename)
+            if label and not (model.path / label).is_file():
+                findings.append(
+                    model.finding(
+                        MISSING_LABEL_FILE,
+                        f"output {output.name!r} names label_filename {label!r}, which is not in {name}/",
+                        f"output[{index}].label_filename",
+                        f"output[{index}]",
+                        hint=f"add {name}/{label} (one label per line) or remove label_filename",
+                    )
+                )
     if repo.artifacts and loaded:
         filename = model_filename(model)
         # Python model files are source code, checked (always) by the python rules.
@@ -254,6 +282,18 @@ def _version_folders(model: ModelContext) -> list[Finding]:
 
 def _missing_config(model: ModelContext, in_versions: list[int], repo: RepositoryContext) -> list[Finding]:
     name = model.name
+    config_path = model.path / CONFIG_FILE
+    if os.path.lexists(config_path) and not config_path.is_symlink():
+        # a folder aborts the server, a FIFO hangs it; validate never reads it
+        kind = "a folder" if config_path.is_dir() else "not a regular file"
+        return [
+            model.finding(
+                CONFIG_NOT_FILE,
+                f"{CONFIG_FILE} is {kind}",
+                file=str(config_path),
+                hint=f"make {name}/{CONFIG_FILE} a text file with the model configuration",
+            )
+        ]
     if in_versions:
         version = in_versions[0]
         return [

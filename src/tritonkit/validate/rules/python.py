@@ -34,6 +34,12 @@ NO_EXECUTE = FAMILY.rule(
     "TritonPythonModel has no execute method",
     mirrors="none at load: the stub looks execute up per request (python_backend/src/pb_stub.cc)",
 )
+STUB_NAME_AT_IMPORT = FAMILY.rule(
+    "stub-name-at-import",
+    "error",
+    "pb_utils.InferenceRequest/Tensor/... used at import time (annotation, default, class body)",
+    mirrors="ModelContext::StubSetup imports model.py, then Stub::StubSetup sets them (pb_stub.cc)",
+)
 BLS_SELF = FAMILY.rule(
     "bls-self",
     "warning",
@@ -50,9 +56,9 @@ BLS_UNKNOWN_MODEL = FAMILY.rule(
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
-    if config is None or config.backend != "python":
+    if config is None or model.backend != "python":
         return []
-    filename = model_file_for(str(config.platform), str(config.backend), str(config.default_model_filename))
+    filename = model_file_for(model.platform, model.backend, str(config.default_model_filename))
     if filename is None:
         return []
     findings: list[Finding] = []
@@ -60,6 +66,8 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     for version in versions:
         path = model.versions[version] / filename
         if not path.is_file():
+            if not repo.artifacts:
+                continue  # --no-artifacts: model files (model.py too) may be absent in CI
             findings.append(
                 model.finding(
                     MISSING_MODEL_FILE,
@@ -119,7 +127,98 @@ def check_source(model: ModelContext, path: Path, repo: RepositoryContext) -> li
         )
     if b"InferenceRequest" in source:  # walking the whole tree is the costly part: only for BLS code
         findings.extend(_bls_targets(model, tree, file, repo))
+    if any(name.encode() in source for name in STUB_NAMES):
+        findings.extend(_import_time_stub_names(model, tree, file))
     return findings
+
+
+# What the stub sets on triton_python_backend_utils (Stub::StubSetup in python_backend/src/pb_stub.cc), which
+# the module imported by model.py does not define itself.
+STUB_NAMES = frozenset(
+    {
+        "TritonError", "TritonModelException", "Tensor", "InferenceRequest", "InferenceResponse", "Logger",
+        "PreferredMemory", "TRITONSERVER_MEMORY_GPU", "TRITONSERVER_MEMORY_CPU", "MetricFamily", "load_model",
+        "unload_model", "is_model_ready",
+    }
+)  # fmt: skip
+_UTILS = "triton_python_backend_utils"
+
+
+def _import_time_stub_names(model: ModelContext, tree: ast.Module, file: str) -> list[Finding]:
+    """Uses of the stub's names that run while model.py is imported: module and class bodies, decorators,
+    default values, annotations (unless `from __future__ import annotations`), `from ... import Name`."""
+    aliases: set[str] = set()
+    found: list[tuple[int, str]] = []
+    deferred = any(
+        isinstance(stmt, ast.ImportFrom)
+        and stmt.module == "__future__"
+        and any(a.name == "annotations" for a in stmt.names)
+        for stmt in tree.body
+    )
+
+    def expression(expr: ast.AST | None) -> None:
+        if expr is None:
+            return
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Lambda):
+                stack.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d)])
+                continue
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr in STUB_NAMES
+            ):
+                found.append((node.lineno, node.attr))
+            stack.extend(ast.iter_child_nodes(node))
+
+    def statements(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for expr in [*stmt.decorator_list, *stmt.args.defaults, *stmt.args.kw_defaults]:
+                    expression(expr)
+                if not deferred:
+                    arguments = [*stmt.args.posonlyargs, *stmt.args.args, *stmt.args.kwonlyargs]
+                    arguments += [a for a in (stmt.args.vararg, stmt.args.kwarg) if a]
+                    for expr in [stmt.returns, *(a.annotation for a in arguments)]:
+                        expression(expr)
+            elif isinstance(stmt, ast.ClassDef):
+                for expr in [*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)]:
+                    expression(expr)
+                statements(stmt.body)
+            elif isinstance(stmt, ast.Import):  # only the imports that run at import time matter here
+                aliases.update(a.asname or a.name for a in stmt.names if a.name == _UTILS)
+            elif isinstance(stmt, ast.ImportFrom) and stmt.module == _UTILS:
+                # `from triton_python_backend_utils import Tensor` fails itself: the name is not there yet
+                found.extend((stmt.lineno, a.name) for a in stmt.names if a.name in STUB_NAMES)
+            elif isinstance(stmt, ast.AnnAssign):
+                expression(stmt.value)
+                if not deferred:
+                    expression(stmt.annotation)
+            else:
+                for child in ast.iter_child_nodes(stmt):
+                    if isinstance(child, ast.stmt):
+                        statements([child])
+                    else:
+                        expression(child)
+
+    statements(tree.body)
+    if not found:
+        return []
+    return [
+        model.finding(
+            STUB_NAME_AT_IMPORT,
+            f"pb_utils.{name} is used while model.py is imported; the Python backend adds it to "
+            f"{_UTILS} only after that, so the load fails",
+            file=file,
+            line=line,
+            hint="use it inside a method (initialize/execute), or add `from __future__ import annotations` "
+            "for annotations",
+        )
+        for line, name in sorted(set(found))
+    ]
 
 
 def _find_class(tree: ast.Module, name: str) -> ast.ClassDef | None:
