@@ -345,7 +345,8 @@ def prepare_push(
             full = store.head(obj.key)
             if full is not None:
                 remote[relative] = full
-    models = {f.relative.split("/", 1)[0] for f in local}
+    # the remote configs are read only for models that have something to upload (a pin needs them)
+    models = {f.relative.split("/", 1)[0] for f in local if not _same(f, remote.get(f.relative))}
     configs: dict[str, str] = {}
     for model in models:
         if f"{model}/{CONFIG_FILE}" in remote:
