@@ -129,7 +129,8 @@ def sweep(delay_ms: int) -> None:
         server = start_test_server(repo, explicit=True, load_models=["add_sub"])
         try:
             options = BenchOptions(concurrency=[8], batch_sizes=[1], duration_s=2.0, warmup_s=0.3)
-            result = run_sweep(server.http_url, "add_sub", options, instances=[2, 4], batching=[False, True])
+            with Client(server.http_url) as client:
+                result = run_sweep(client, "add_sub", options, instances=[2, 4], batching=[False, True])
         finally:
             server.stop()
         variants = result.variants()

@@ -200,7 +200,8 @@ def test_bench_builtin_measures_each_point(explicit_server: tuple[object, Path],
     options = BenchOptions(
         concurrency=[1, 2], batch_sizes=[1, 4], duration_s=0.4, warmup_s=0.1, engine="builtin", max_runs=1
     )
-    result = run_bench(server.http_url, "add_sub", options, progress=lambda d, t, w: seen.append(w))  # type: ignore[attr-defined]
+    with Client(server.http_url) as client:  # type: ignore[attr-defined]
+        result = run_bench(client, "add_sub", options, progress=lambda d, t, w: seen.append(w))
     assert [(r.measurement.batch_size, r.measurement.concurrency) for r in result.rows] == [
         (1, 1), (1, 2), (4, 1), (4, 2),
     ]  # fmt: skip
@@ -209,7 +210,8 @@ def test_bench_builtin_measures_each_point(explicit_server: tuple[object, Path],
         assert m.requests > 0 and m.infer_per_s > 0 and 0 < m.p50_ms <= m.p90_ms <= m.p99_ms
     assert any("concurrency 2" in w for w in seen)
     budget = BenchOptions([1], [1], 0.3, 0.1, max_requests=50, engine="builtin")
-    grpc = run_bench(server.grpc_url, "add_sub", budget, protocol="grpc")  # type: ignore[attr-defined]
+    with Client(server.grpc_url, "grpc") as client:  # type: ignore[attr-defined]
+        grpc = run_bench(client, "add_sub", budget)
     assert 0 < grpc.rows[0].measurement.requests <= 50
 
 
@@ -294,12 +296,13 @@ def test_sweep_restores_on_interrupt(explicit_server: tuple[object, Path]) -> No
         if done == 1:
             raise KeyboardInterrupt
 
-    with pytest.raises(InterruptedByUser, match="the original config of 'add_sub' is loaded again"):
-        options = BenchOptions([1], [1], 0.2, 0.05, engine="builtin", max_runs=1)
-        run_sweep(url, "add_sub", options, instances=[3], batching=[True], progress=interrupt)
+    options = BenchOptions([1], [1], 0.2, 0.05, engine="builtin", max_runs=1)
+    with Client(url) as client, pytest.raises(InterruptedByUser) as caught:
+        run_sweep(client, "add_sub", options, instances=[3], batching=[True], progress=interrupt)
+    assert "the original config of 'add_sub' is loaded again" in caught.value.message
+    assert isinstance(caught.value.__cause__, KeyboardInterrupt) and caught.value.exit_code == 130
     after = _loaded_config(url)
     assert after["instance_group"] == before["instance_group"] and "dynamic_batching" not in after
-    assert InterruptedByUser.exit_code == 130
 
 
 @pytest.mark.server
@@ -401,8 +404,7 @@ def test_a_server_that_dies_mid_bench(
 def test_bench_with_perf_analyzer_when_set_up(explicit_server: tuple[object, Path]) -> None:
     require(find_perf_analyzer() is not None, "perf_analyzer", "run scripts/get-perf-analyzer.sh")
     server, _ = explicit_server
-    result = run_bench(
-        server.http_url, "add_sub", BenchOptions([2], [1], 0.5, engine="perf_analyzer", max_runs=1)
-    )  # type: ignore[attr-defined]
+    with Client(server.http_url) as client:  # type: ignore[attr-defined]
+        result = run_bench(client, "add_sub", BenchOptions([2], [1], 0.5, engine="perf_analyzer", max_runs=1))
     m = result.rows[0].measurement
     assert result.engine == "perf_analyzer" and m.infer_per_s > 0 and m.p99_ms > 0

@@ -91,7 +91,8 @@ def test_bench_both_engines_send_valid_ids(gru_server: tuple[Any, Path, str]) ->
             repository=repo if engine == "builtin" else None,
             max_runs=1,
         )
-        result = run_bench(server.http_url, "gru_ts", options)
+        with Client(server.http_url) as client:
+            result = run_bench(client, "gru_ts", options)
         assert result.engine == engine
         assert [(r.measurement.batch_size, r.measurement.concurrency) for r in result.rows] == [
             (1, 2),

@@ -264,13 +264,28 @@ def test_scheduling_from_flags() -> None:
 
 
 def test_every_public_name_resolves_and_import_stays_light() -> None:
+    import importlib
+    import inspect
     import subprocess
     import sys
 
     import tritonkit
+    from tritonkit import errors
 
+    lazy: dict[str, str] = tritonkit._LAZY
+    assert set(lazy) <= set(tritonkit.__all__)
     for name in tritonkit.__all__:
-        assert getattr(tritonkit, name) is not None, name
+        value = getattr(tritonkit, name)
+        if name == "__version__":
+            assert isinstance(value, str) and value[0].isdigit()
+            continue
+        # the name is the very object of the module that defines it, documented
+        home = importlib.import_module(lazy[name]) if name in lazy else errors
+        assert value is getattr(home, name), name
+        assert inspect.isclass(value) or inspect.isfunction(value), name
+        assert value.__doc__, name
+    with pytest.raises(AttributeError):
+        _ = tritonkit.no_such_name  # type: ignore[attr-defined]
     heavy = "('torch', 'docker', 'jinja2', 'yaml')"
     code = f"import sys, tritonkit; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -15,6 +15,7 @@ from tritonkit.errors import (
     FindingsError,
     InferenceError,
     InterruptedByUser,
+    MissingDependencyError,
     RepositoryError,
     RepositoryWriteError,
     ServerNotReadyError,
@@ -74,7 +75,7 @@ _LAZY = {
     "ExportResult": "tritonkit.export",
     "start_server": "tritonkit.serve",  # (repository, options) -> RunningServer
     "Client": "tritonkit.client.client",  # Client(url).infer(model, inputs) -> dict[str, ndarray]
-    "run_bench": "tritonkit.bench.run",  # (url, model, BenchOptions) -> BenchResult
+    "run_bench": "tritonkit.bench.run",  # (client, model, BenchOptions) -> BenchResult
     "run_sweep": "tritonkit.bench.run",  # variants loaded through the load API, measured, original restored
     "BenchOptions": "tritonkit.bench.run",
     "prepare_push": "tritonkit.deploy.push",  # (repository, uri) -> (PushPlan, store): validated, planned
@@ -103,6 +104,7 @@ __all__ = [
     "InferenceError",
     "InstanceGroupSpec",
     "InterruptedByUser",
+    "MissingDependencyError",
     "ModelSpec",
     "Project",
     "RepositoryError",

@@ -12,7 +12,7 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1  # validate found errors, a test failed, render --check found drift
     USAGE = 2  # bad flag, bad argument, refusal to overwrite, bad input file
-    UNAVAILABLE = 3  # Docker engine / image / server binary / server not ready / port in use
+    UNAVAILABLE = 3  # Docker engine / image / server binary / optional package / server not ready / port
     INFERENCE = 4  # the server rejected or failed an inference
     EXPORT = 5  # a model could not be exported or proven
     WRITE = 6  # a file could not be written: disk full, read-only, permission denied, name too long
@@ -57,6 +57,18 @@ class EngineUnavailableError(TritonkitError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class MissingDependencyError(TritonkitError):
+    """An optional package is not installed; the hint names the extra that installs it."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(self, package: str, extra: str, *, needed_for: str, instead: str | None = None) -> None:
+        hint = f"pip install 'tritonkit[{extra}]'" + (f", or {instead}" if instead else "")
+        super().__init__(f"{needed_for} needs {package}, which is not installed", hint=hint)
+        self.package = package
+        self.extra = extra
+
+
 class ServerNotReadyError(TritonkitError):
     """The server did not become ready, a model failed to load, or it cannot be reached."""
 
@@ -96,6 +108,10 @@ class InferenceError(TritonkitError):
     exit_code = ExitCode.INFERENCE
 
 
+class UnstableMeasurementError(InferenceError):
+    """perf_analyzer found no stable measurement window (bench measures that point itself instead)."""
+
+
 class ExportError(TritonkitError):
     """A model could not be imported, run, traced, saved or proven equal to its eager self."""
 
@@ -112,3 +128,15 @@ class InterruptedByUser(TritonkitError):
     """Ctrl-C or SIGTERM; whatever was started has been cleaned up (the message says what state is left)."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+def import_optional(
+    module: str, *, package: str, extra: str, needed_for: str, instead: str | None = None
+) -> Any:
+    """Import an optional dependency, or raise MissingDependencyError naming the extra that brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # absent, or broken (a missing dependency of its own): the extra mends both
+        raise MissingDependencyError(package, extra, needed_for=needed_for, instead=instead) from exc

@@ -21,7 +21,7 @@ from tritonkit.bench.loadgen import Measurement, measure
 from tritonkit.bench.result import BenchResult, BenchRow, Variant
 from tritonkit.bench.stats import read_counters
 from tritonkit.client.client import Client, ModelInfo
-from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
+from tritonkit.errors import InferenceError, ServerNotReadyError, UnstableMeasurementError, UsageError
 
 ENGINES = ("auto", "builtin", "perf_analyzer")
 Progress = Callable[[int, int, str], None]  # (done, total, what is being measured)
@@ -202,7 +202,7 @@ class Meter:
                     f"the server stopped answering during the benchmark ({exc.message})",
                     hint="check the server log (`tritonkit logs`)",
                 ) from exc
-            if "stable measurement" not in exc.message and "No valid requests" not in exc.message:
+            if not isinstance(exc, UnstableMeasurementError):
                 raise
             return None  # perf_analyzer found no stable or no full window: the built-in engine measures it
 
@@ -255,23 +255,21 @@ def measure_grid(
 
 
 def run_bench(
-    url: str | None,
+    client: Client,
     model: str,
     options: BenchOptions | None = None,
     *,
-    protocol: str = "http",
     progress: Progress | None = None,
 ) -> BenchResult:
-    """Measure `model` as loaded: requests/s, infer/s and p50/p90/p99 latency per batch size x concurrency."""
+    """Measure `model` as loaded: requests/s, infer/s and p50/p90/p99 latency per batch size x concurrency.
+
+    `client` is the caller's, like `check_models`'s: it stays open (the load generator forks its own).
+    """
     options = options or BenchOptions()
-    client = Client(url, protocol)
+    meter, result = start_meter(client, model, options)
     try:
-        meter, result = start_meter(client, model, options)
-        try:
-            total = len(options.batch_sizes) * len(options.concurrency)
-            result.rows = measure_grid(meter, Variant(), progress, [0], total)
-        finally:
-            meter.close()
+        total = len(options.batch_sizes) * len(options.concurrency)
+        result.rows = measure_grid(meter, Variant(), progress, [0], total)
     finally:
-        client.close()
+        meter.close()
     return result

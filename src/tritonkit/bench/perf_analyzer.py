@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from tritonkit.bench.loadgen import Measurement, spread
-from tritonkit.errors import EngineUnavailableError, InferenceError
+from tritonkit.errors import EngineUnavailableError, InferenceError, UnstableMeasurementError
 
 
 def _candidates() -> list[Path]:
@@ -100,7 +100,11 @@ def measure_with_perf_analyzer(
             lines = (proc.stderr + "\n" + proc.stdout).strip().splitlines()
             errors = [line.strip() for line in lines if "error" in line.lower() or "failed" in line.lower()]
             tail = (errors or lines)[-3:]
-            raise InferenceError(f"perf_analyzer failed on {model!r}: {' | '.join(tail)}")
+            message = f"perf_analyzer failed on {model!r}: {' | '.join(tail)}"
+            # perf_analyzer says so only in its output (it exits 1 as for any failure)
+            if any("stable measurement" in line or "No valid requests" in line for line in lines):
+                raise UnstableMeasurementError(message)
+            raise InferenceError(message)
         return parse_report(
             report.read_text(), batch_size=batch_size, concurrency=concurrency, stdout=proc.stdout
         )

@@ -101,18 +101,13 @@ def format_table(result: BenchResult) -> str:
 
 
 def _pyplot() -> Any:
-    from tritonkit.errors import UsageError
+    from tritonkit.errors import import_optional
 
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise UsageError(
-            "charts need matplotlib", hint="pip install 'tritonkit[bench]' (matplotlib)"
-        ) from exc
-    return plt
+    matplotlib = import_optional("matplotlib", package="matplotlib", extra="bench", needed_for="bench charts")
+    matplotlib.use("Agg")
+    return import_optional(
+        "matplotlib.pyplot", package="matplotlib", extra="bench", needed_for="bench charts"
+    )
 
 
 def chart_title(result: BenchResult) -> str:

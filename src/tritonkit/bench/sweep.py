@@ -183,11 +183,10 @@ def check_runtime(result: BenchResult, apply: bool, force: bool) -> None:
 
 
 def run_sweep(
-    url: str | None,
+    client: Client,
     model: str,
     options: BenchOptions | None = None,
     *,
-    protocol: str = "http",
     instances: list[int] | None = None,
     batching: list[bool] | None = None,
     max_batch_sizes: list[int] | None = None,
@@ -202,41 +201,38 @@ def run_sweep(
 
     Needs a server in explicit model-control mode. Nothing is written to disk unless `apply` is set
     (then `repository` is where the winner goes), and the original config is reloaded from disk at
-    the end, on success, error or Ctrl-C alike.
+    the end, on success, error or Ctrl-C alike. `client` is the caller's (like `check_models`'s):
+    it stays open.
     """
     options = options or BenchOptions()
     check_apply(apply, repository, model)
     started = time.monotonic()
-    client = Client(url, protocol)
-    try:
-        client.check_server()
-        with Variants(client, model) as session:
-            meter, result = start_meter(client, model, options)
-            result.mode = "sweep"
-            check_runtime(result, apply, force)  # before measuring: a refusal at the end would waste the run
-            try:
-                result.budget = budget
-                variants = plan_variants(
-                    session.base,
-                    instances or [1, 2],
-                    batching if batching is not None else [False, True],
-                    max_batch_sizes,
-                )
-                total = len(variants) * len(options.batch_sizes) * len(options.concurrency)
-                step = [0]
-                for variant in variants:
-                    session.load(variant, queue_delay_us)
-                    meter.reloaded()
-                    result.runtime = result.runtime or python_runtime(dict(client.model_info(model).config))
-                    result.rows += measure_grid(meter, variant, progress, step, total)
-            finally:
-                meter.close()
-            result.best = pick_best(result)
-            check_runtime(result, apply, force)
-            if apply and repository is not None and result.best is not None:
-                result.applied = session.apply(repository, result.best, queue_delay_us)
-    finally:
-        client.close()
+    client.check_server()
+    with Variants(client, model) as session:
+        meter, result = start_meter(client, model, options)
+        result.mode = "sweep"
+        check_runtime(result, apply, force)  # before measuring: a refusal at the end would waste the run
+        try:
+            result.budget = budget
+            variants = plan_variants(
+                session.base,
+                instances or [1, 2],
+                batching if batching is not None else [False, True],
+                max_batch_sizes,
+            )
+            total = len(variants) * len(options.batch_sizes) * len(options.concurrency)
+            step = [0]
+            for variant in variants:
+                session.load(variant, queue_delay_us)
+                meter.reloaded()
+                result.runtime = result.runtime or python_runtime(dict(client.model_info(model).config))
+                result.rows += measure_grid(meter, variant, progress, step, total)
+        finally:
+            meter.close()
+        result.best = pick_best(result)
+        check_runtime(result, apply, force)
+        if apply and repository is not None and result.best is not None:
+            result.applied = session.apply(repository, result.best, queue_delay_us)
     result.wall_s = time.monotonic() - started
     return result
 

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from tritonkit.errors import ExitCode, TritonkitError
+from tritonkit.errors import ExitCode, InterruptedByUser, TritonkitError
+
+
+class _Group(TyperGroup):
+    """The command group: a Ctrl-C inside a command becomes InterruptedByUser (typer exits 130 silently)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            from tritonkit.signals import received
+
+            raise InterruptedByUser(f"interrupted ({received()})") from exc
+
 
 app = typer.Typer(
     name="tritonkit",
+    cls=_Group,
     help="From a PyTorch model to a running, validated Triton Inference Server model repository.",
     no_args_is_help=True,
     add_completion=False,
@@ -18,11 +34,19 @@ app = typer.Typer(
 )
 
 
+_state = {"debug": False}
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show the exception chain (traceback), not one line.")
+    ] = False,
+) -> None:
     """From a PyTorch model to a running, validated Triton Inference Server model repository."""
     # A callback keeps the app a command group even when only one command module is loaded
     # (see tritonkit.cli.load_commands); typer would otherwise run a lone command directly.
+    _state["debug"] = debug
 
 
 # The shared --repo option of every command that acts on a repository.
@@ -72,30 +96,41 @@ def echo(text: str = "", *, err: bool = False) -> None:
     typer.echo(text, err=err)
 
 
+def report_error(exc: TritonkitError) -> int:
+    """Print `exc` (one line and its hint, or with --debug its whole chain) and return its exit code."""
+    if _state["debug"]:
+        import traceback
+
+        typer.echo("".join(traceback.format_exception(exc)).rstrip("\n"), err=True)
+    # Ctrl-C is the user's choice, not an error: its line says only what was cleaned up.
+    typer.echo(exc.message if isinstance(exc, InterruptedByUser) else f"error: {exc.message}", err=True)
+    if exc.hint:
+        typer.echo(f"hint: {exc.hint}", err=True)
+    return int(exc.exit_code)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
     from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
 
     from tritonkit.signals import received, terminate_as_interrupt
 
+    _state["debug"] = False
     try:
-        with terminate_as_interrupt():  # SIGTERM takes Ctrl-C's clean-up path (tritonkit/signals.py)
-            result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
+        try:
+            with terminate_as_interrupt():  # SIGTERM takes Ctrl-C's clean-up path (tritonkit/signals.py)
+                result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
+        except (KeyboardInterrupt, typer.Abort) as exc:  # Abort: click's Ctrl-C at a prompt
+            raise InterruptedByUser(f"interrupted ({received()})") from exc
     except TritonkitError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            typer.echo(f"hint: {exc.hint}", err=True)
-        return int(exc.exit_code)
+        return report_error(exc)
     except ClickException as exc:
         exc.show()
         return int(ExitCode.USAGE)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo(f"interrupted ({received()})", err=True)
-        return int(ExitCode.INTERRUPTED)
     except typer.Exit as exc:
         return int(exc.exit_code)
     if isinstance(result, int):
-        if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130), which click returns
-            typer.echo(f"interrupted ({received()})", err=True)
+        if result == ExitCode.INTERRUPTED:  # typer made Exit(130) of a Ctrl-C outside a command (parsing)
+            return report_error(InterruptedByUser(f"interrupted ({received()})"))
         return result
     return 0

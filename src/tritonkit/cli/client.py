@@ -218,8 +218,8 @@ def test_models(
 def _int_list(text: str, what: str) -> list[int]:
     try:
         values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise UsageError(f"{what}: {text!r} is not a list of integers", hint="write e.g. 1,2,4") from None
+    except ValueError as exc:
+        raise UsageError(f"{what}: {text!r} is not a list of integers", hint="write e.g. 1,2,4") from exc
     if not values:
         raise UsageError(f"{what}: give at least one value")
     return values
@@ -358,6 +358,7 @@ def bench(
         run_tune,
         save_plot,
     )  # fmt: skip
+    from tritonkit.client.client import Client
     from tritonkit.repository.project import resolve_repository
 
     if apply and not (sweep or tune):
@@ -404,14 +405,16 @@ def bench(
             repository=repository if apply else None, apply=apply, force=force, progress=progress,
         )  # fmt: skip
     elif sweep:
-        result = run_sweep(
-            url, model, options, protocol=_protocol(protocol), instances=counts or [1, 2],
-            batching=_on_off_list(batching), max_batch_sizes=sizes, queue_delay_us=queue_delay_us,
-            budget=budget, repository=repository if apply else None, apply=apply, force=force,
-            progress=progress,
-        )  # fmt: skip
+        with Client(url, _protocol(protocol)) as client:
+            result = run_sweep(
+                client, model, options, instances=counts or [1, 2],
+                batching=_on_off_list(batching), max_batch_sizes=sizes, queue_delay_us=queue_delay_us,
+                budget=budget, repository=repository if apply else None, apply=apply, force=force,
+                progress=progress,
+            )  # fmt: skip
     else:
-        result = run_bench(url, model, options, protocol=_protocol(protocol), progress=progress)
+        with Client(url, _protocol(protocol)) as client:
+            result = run_bench(client, model, options, progress=progress)
         result.budget = budget
     if tty and not quiet:
         typer.echo("\r\033[K", err=True, nl=False)

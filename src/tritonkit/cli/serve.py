@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tritonkit.cli._app import RepoOption, app, echo
-from tritonkit.errors import ExitCode, ServerNotReadyError, UsageError
+from tritonkit.errors import InterruptedByUser, ServerNotReadyError, UsageError
 
 if TYPE_CHECKING:
     from tritonkit.serve import RunningServer
@@ -302,9 +302,8 @@ def serve(
                 key_provider=_ask_key,
                 build=build,
             )
-        except KeyboardInterrupt:
-            echo("interrupted: nothing left running", err=True)
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:
+            raise InterruptedByUser("interrupted: nothing left running") from exc
         _print_ready(server, time.monotonic() - started)
         if detach:
             echo(f"detached; logs: tritonkit logs {server.name}; stop: tritonkit stop {server.name}")
@@ -312,10 +311,9 @@ def serve(
         echo("streaming logs; Ctrl-C stops the server")
         try:
             code = _follow_local(server) if local else _follow_container(server, since=int(time.time()) - 1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             server.stop()
-            echo(f"stopped and removed {server.name}", err=True)
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            raise InterruptedByUser(f"interrupted: stopped and removed {server.name}") from exc
         except BaseException:
             server.stop()
             raise

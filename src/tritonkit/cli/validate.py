@@ -63,7 +63,7 @@ def validate(
     repo: RepoOption = None,
 ) -> None:
     """Check a model repository offline, the way Triton would load it. Exit 1 when errors are found."""
-    from tritonkit.errors import UsageError
+    from tritonkit.errors import FindingsError, UsageError
     from tritonkit.repository.project import resolve_repository
     from tritonkit.validate.engine import validate_repository
     from tritonkit.validate.report import format_report
@@ -107,7 +107,11 @@ def validate(
         )
     echo(format_report(report, output_format.value))
     if not report.ok:
-        raise typer.Exit(1)
+        count = len(report.errors)
+        raise FindingsError(
+            f"{count} error{'s' if count != 1 else ''} in {root}",
+            hint="fix the findings above, then validate again",
+        )
 
 
 @app.command()

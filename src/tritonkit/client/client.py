@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
+from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError, import_optional
 from tritonkit.model.dtypes import BY_WIRE
 
 if TYPE_CHECKING:
@@ -121,22 +121,19 @@ class Client:
 
     def _connection(self) -> Any:
         if self._conn is None:
+            module = import_optional(
+                f"tritonclient.{self.protocol}",
+                package=f"tritonclient[{self.protocol}]",
+                extra="client",
+                needed_for=f"talking to the server over {self.protocol.upper()}",
+            )
             try:
                 if self.protocol == "grpc":
-                    import tritonclient.grpc as grpcclient
-
-                    self._conn = grpcclient.InferenceServerClient(self.url)
+                    self._conn = module.InferenceServerClient(self.url)
                 else:
-                    import tritonclient.http as httpclient
-
-                    self._conn = httpclient.InferenceServerClient(
+                    self._conn = module.InferenceServerClient(
                         self.url, connection_timeout=self.timeout, network_timeout=self.timeout
                     )
-            except ImportError as exc:
-                raise UsageError(
-                    f"the tritonclient {self.protocol} client is not installed",
-                    hint="pip install 'tritonkit[client]' (tritonclient[http,grpc])",
-                ) from exc
             except Exception as exc:  # tritonclient raises plain Exceptions on bad URLs
                 raise UsageError(f"cannot use server URL {self.url!r}: {exc}") from exc
         return self._conn
@@ -291,14 +288,13 @@ class Client:
         try:
             self._connection().load_model(model, config=config_json)
         except Exception as exc:
-            error = self._translate(exc, f"loading model {model!r}", None)
-            if isinstance(error, InferenceError) and "polling is enabled" in error.message:
+            if _refuses_model_control(exc):
                 raise ServerNotReadyError(
                     f"the server at {self.url} does not allow loading models (it polls its repository)",
                     hint="start it in explicit model-control mode: "
                     "`tritonkit serve --local --detach --model-control-mode explicit`",
                 ) from exc
-            raise error from exc
+            raise self._translate(exc, f"loading model {model!r}", None) from exc
 
     def unload_model(self, model: str) -> None:
         for key in [k for k in self._models if k[0] == model]:
@@ -385,6 +381,17 @@ class Client:
             model=info.name,
             **extra,
         )
+
+
+def _refuses_model_control(exc: Exception) -> bool:
+    """The server's refusal of load/unload outside explicit mode (ModelRepositoryManager::LoadUnloadModel).
+
+    The server says so only in its message ("... not allowed if polling is enabled"), with the
+    status it uses for other failures too, so the reply's own text is what identifies it.
+    """
+    from tritonclient.utils import InferenceServerException
+
+    return isinstance(exc, InferenceServerException) and "polling is enabled" in str(exc.message() or "")
 
 
 def _describe(exc: BaseException) -> str:

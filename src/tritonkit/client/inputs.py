@@ -60,13 +60,13 @@ def load_value(text: str, what: str) -> Any:
             ) from exc
     try:
         value = json.loads(stripped)
-    except RecursionError:
-        raise UsageError(f"{what}: the JSON value is nested too deeply", hint=_JSON_HINT) from None
-    except ValueError:
+    except RecursionError as exc:
+        raise UsageError(f"{what}: the JSON value is nested too deeply", hint=_JSON_HINT) from exc
+    except ValueError as exc:
         if stripped and stripped[0] not in "[{0123456789-.":
             return stripped  # a bare word, for BYTES inputs: --input text=hello
         shown = text if len(text) <= 60 else text[:57] + "..."
-        raise UsageError(f"{what}: {shown!r} is not valid JSON", hint=_JSON_HINT) from None
+        raise UsageError(f"{what}: {shown!r} is not valid JSON", hint=_JSON_HINT) from exc
     return _rectangular(value, what)
 
 
@@ -83,11 +83,11 @@ def _rectangular(value: Any, what: str) -> Any:
         array = np.asarray(value)
     except (ValueError, RecursionError, OverflowError) as exc:
         if isinstance(exc, RecursionError) or "maximum number of dimension" in str(exc):
-            raise UsageError(f"{what}: the value is nested too deeply", hint=_JSON_HINT) from None
+            raise UsageError(f"{what}: the value is nested too deeply", hint=_JSON_HINT) from exc
         raise UsageError(
             f"{what}: the value is ragged: every row of a tensor must have the same length",
             hint=_JSON_HINT,
-        ) from None
+        ) from exc
     if array.dtype == object and any(isinstance(v, list) for v in array.reshape(-1)):
         raise UsageError(f"{what}: the value is ragged: every row of a tensor must have the same length")
     return value

@@ -47,8 +47,8 @@ def parse_example_input(text: str, *, generator: Any = None) -> Any:
         try:
             low_text, high_text = parts[2].split("..")
             low, high = int(low_text), int(high_text)
-        except ValueError:
-            raise UsageError(f"bad value range {parts[2]!r}", hint="write LOW..HIGH, e.g. 0..1000") from None
+        except ValueError as exc:
+            raise UsageError(f"bad value range {parts[2]!r}", hint="write LOW..HIGH, e.g. 0..1000") from exc
         if high <= low:
             raise UsageError(f"empty value range {parts[2]!r}: HIGH must be above LOW")
     torch_dtype = getattr(torch, dtype.torch)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from tritonkit.errors import ExportError, RepositoryError, UsageError
+from tritonkit.errors import ExportError, RepositoryError, UsageError, import_optional
 from tritonkit.export import convert, proof
 from tritonkit.export.plan import DynamicDims, ExportPlan, plan_export
 from tritonkit.model.spec import (
@@ -255,7 +255,7 @@ def export_model(
     2e-2/1e-2). Raises ExportError (exit 5) / UsageError / RepositoryError (exit 2); the repository is
     unchanged on any failure.
     """
-    import torch
+    torch = import_optional("torch", package="torch", extra="torch", needed_for="tritonkit export")
 
     from tritonkit.export import compat
 
@@ -270,6 +270,9 @@ def export_model(
     }.get(format.lower())
     if fmt is None:
         raise UsageError(f"unknown format {format!r}", hint="use torchscript, onnx or aoti")
+    if fmt == "onnx":  # the export itself needs onnx, its proof onnxruntime
+        for module in ("onnx", "onnxruntime"):
+            import_optional(module, package=module, extra="torch", needed_for="export --format onnx")
     if onnx_exporter not in convert.ONNX_EXPORTERS:
         raise UsageError(f"unknown --onnx-exporter {onnx_exporter!r}", hint="use auto, dynamo or torchscript")
     release = compat.target_release(triton)

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tritonkit.errors import EngineUnavailableError
+from tritonkit.errors import MissingDependencyError
 
 _PB2 = "tritonclient.grpc.model_config_pb2"
 # The types users reach for most, preferred when several enum names are equally close.
@@ -39,9 +39,10 @@ def pb2() -> ModuleType:
             sys.modules[_PB2] = module
             module_spec.loader.exec_module(module)
             return module
-    raise EngineUnavailableError(
-        "the Triton model-config schema (tritonclient's model_config_pb2) is not installed",
-        hint="pip install tritonclient",
+    raise MissingDependencyError(
+        "tritonclient (its model_config_pb2 is the config schema)",
+        "client",
+        needed_for="reading config.pbtxt",
     )
 
 

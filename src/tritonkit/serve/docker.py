@@ -9,14 +9,13 @@ in images.py.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tritonkit.errors import EngineUnavailableError, UsageError
+from tritonkit.errors import EngineUnavailableError, MissingDependencyError, UsageError, import_optional
 from tritonkit.serve.plan import LABEL, LABEL_PREFIX, ContainerSpec
 from tritonkit.serve.ports import check_ports_free
 from tritonkit.serve.ready import Readiness, fatal_log_line, not_ready_error, wait_ready
@@ -29,13 +28,11 @@ if TYPE_CHECKING:
 
 def connect() -> DockerClient:
     """A Docker client from the environment (DOCKER_HOST, ...), checked with a ping."""
-    try:
-        docker: Any = importlib.import_module("docker")
-        from docker.errors import DockerException
-    except ImportError as exc:
-        raise EngineUnavailableError(
-            "the docker Python SDK is not installed", hint="pip install 'tritonkit[docker]', or use --local"
-        ) from exc
+    docker: Any = import_optional(
+        "docker", package="the docker SDK", extra="docker", needed_for="serve", instead="use --local"
+    )
+    from docker.errors import DockerException
+
     try:
         client = docker.from_env(timeout=120)
         client.ping()
@@ -51,7 +48,7 @@ def connect_or_none() -> DockerClient | None:
     """A Docker client when the SDK is installed and an engine answers; else None (local servers only)."""
     try:
         return connect()
-    except EngineUnavailableError:
+    except (EngineUnavailableError, MissingDependencyError):
         return None
 
 
@@ -133,13 +130,13 @@ def create_and_start(
         try:
             container = client.containers.create(**run_kwargs(spec))
         except ImageNotFound as exc:
-            raise EngineUnavailableError(f"image {spec.image} is not present: {_explain(exc)}") from None
+            raise EngineUnavailableError(f"image {spec.image} is not present: {_explain(exc)}") from exc
         except APIError as exc:
             if "Conflict" in str(exc) and spec.name in str(exc):
                 raise UsageError(
                     f"a container named {spec.name!r} exists", hint="tritonkit stop it or pick --name"
-                ) from None
-            raise EngineUnavailableError(f"cannot create the server container: {_explain(exc)}") from None
+                ) from exc
+            raise EngineUnavailableError(f"cannot create the server container: {_explain(exc)}") from exc
         try:
             container.start()
         except BaseException as exc:
@@ -153,7 +150,7 @@ def create_and_start(
                         warnings.append(f"the engine refused ulimit {refused}; running without it")
                     spec = replace(spec, ulimits=[u for u in spec.ulimits if u.name != refused])
                     continue
-                raise _start_error(spec, text) from None
+                raise _start_error(spec, text) from exc
             raise
         return container
 
@@ -317,4 +314,4 @@ def managed_containers(client: DockerClient) -> list[Container]:
     try:
         return list(client.containers.list(all=True, filters={"label": f"{LABEL}=true"}))
     except DockerException as exc:
-        raise EngineUnavailableError(f"cannot list containers: {_explain(exc)}") from None
+        raise EngineUnavailableError(f"cannot list containers: {_explain(exc)}") from exc

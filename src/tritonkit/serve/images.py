@@ -51,10 +51,10 @@ def login(client: DockerClient, key: str, registry: str = NGC_REGISTRY) -> str:
         if any(w in text.lower() for w in _AUTH_WORDS):
             raise EngineUnavailableError(
                 f"login to {registry} refused: {text}", hint="check the NGC API key (ngc.nvidia.com > Setup)"
-            ) from None
-        raise EngineUnavailableError(f"cannot log in to {registry}: {text}") from None
+            ) from exc
+        raise EngineUnavailableError(f"cannot log in to {registry}: {text}") from exc
     except DockerException as exc:
-        raise EngineUnavailableError(f"cannot log in to {registry}: {_explain(exc)}") from None
+        raise EngineUnavailableError(f"cannot log in to {registry}: {_explain(exc)}") from exc
     status = result.get("Status", "") if isinstance(result, dict) else ""
     return str(status or "Login Succeeded")
 
@@ -89,9 +89,9 @@ def pull_image(
                 total=detail.get("total"),
             )
     except APIError as exc:
-        raise _pull_error(image, _explain(exc), auth is not None) from None
+        raise _pull_error(image, _explain(exc), auth is not None) from exc
     except DockerException as exc:
-        raise _pull_error(image, _explain(exc), auth is not None) from None
+        raise _pull_error(image, _explain(exc), auth is not None) from exc
 
 
 def _pull_error(image: str, text: str, had_auth: bool) -> EngineUnavailableError:
@@ -201,7 +201,7 @@ def build_image(client: Any, base_image: str, requirements: Path) -> tuple[str, 
         raise EngineUnavailableError(
             f"building {base_image} + {requirements} failed: {exc.msg}\n{tail}",
             hint="fix requirements.txt (the packages must install with pip inside the image)",
-        ) from None
+        ) from exc
     except DockerException as exc:
-        raise EngineUnavailableError(f"cannot build the image: {_explain(exc)}") from None
+        raise EngineUnavailableError(f"cannot build the image: {_explain(exc)}") from exc
     return tag, True
