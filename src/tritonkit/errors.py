@@ -76,7 +76,7 @@ class ServerNotReadyError(TritonkitError):
 
 
 class StorageUnavailableError(TritonkitError):
-    """The object-storage endpoint (s3://host:port) cannot be reached, or S3 support is not installed."""
+    """The object-storage endpoint (s3://host:port) cannot be reached."""
 
     exit_code = ExitCode.UNAVAILABLE
 

@@ -112,10 +112,10 @@ def parse_dims(text: str) -> list[int]:
         raise UsageError("empty dims", hint="give dims like 3,224,224 or -1,16")
     try:
         dims = [int(d) for d in cleaned.split(",") if d != ""]
-    except ValueError:
+    except ValueError as exc:
         raise UsageError(
             f"bad dims {text!r}", hint="give comma-separated integers, -1 for a variable dim"
-        ) from None
+        ) from exc
     for d in dims:
         if d < 1 and d != -1:
             raise UsageError(f"bad dim {d} in {text!r}", hint="every dim is >= 1, or -1 for a variable dim")
@@ -195,8 +195,8 @@ class InstanceGroupSpec:
         try:
             count = int(values.get("count", "1"))
             gpus = [int(g) for g in values.get("gpus", "").split(":") if g.strip()]
-        except ValueError:
-            raise UsageError(f"bad --instance-group {text!r}", hint="count and gpus are integers") from None
+        except ValueError as exc:
+            raise UsageError(f"bad --instance-group {text!r}", hint="count and gpus are integers") from exc
         kind = values.get("kind") or ("gpu" if gpus else "cpu")
         return cls(count=count, kind=kind, gpus=gpus)
 
@@ -245,8 +245,8 @@ def scheduling_from_flags(
     if gpus:
         try:
             gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from None
+        except ValueError as exc:
+            raise UsageError(f"bad --gpus {gpus!r}", hint="give GPU ids like 0,1") from exc
     groups = []
     if instances is not None or gpu_ids or kind != "cpu":
         groups.append(

@@ -281,7 +281,7 @@ class ModelSpec:
             message = fill_message(config, new_config())
         except MessageDataError as exc:
             where = ".".join(str(p) for p in exc.path)
-            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
+            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from exc
         return cls.from_message(message, data.get("tritonkit") or {})
 
     @classmethod

@@ -214,11 +214,11 @@ def parse_entry(entry: Any, spec_path: Path) -> ModelSpec:
         why: str | None = exc.hint
         if len(exc.path) == 1 and exc.path[0] in OWN_KEYS:
             why = f"tritonkit's own keys go under `tritonkit:` (tritonkit: {{{exc.path[0]}: ...}})"
-        raise _fail(spec_path, _line(entry, exc.path), exc.message, why) from None
+        raise _fail(spec_path, _line(entry, exc.path), exc.message, why) from exc
     try:
         check_folder_name(message.name)
     except UsageError as exc:
-        raise _fail(spec_path, _line(entry, ("name",)), exc.message, exc.hint) from None
+        raise _fail(spec_path, _line(entry, ("name",)), exc.message, exc.hint) from exc
     return ModelSpec.from_message(message, own)
 
 
@@ -230,7 +230,7 @@ def parse_project(text: str, spec_path: Path) -> Project:
         data = yaml.load(text, Loader=_loader()) or {}
     except _Duplicate as exc:
         raise _fail(spec_path, exc.line, f"duplicate key {exc.key!r} (first at line {exc.first})",
-                    "keep one of them") from None  # fmt: skip
+                    "keep one of them") from exc  # fmt: skip
     except yaml.YAMLError as exc:
         raise RepositoryError(f"{spec_path}: cannot read the spec file: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
@@ -251,7 +251,7 @@ def parse_project(text: str, spec_path: Path) -> Project:
         line = _line(data, ("models", index))
         if spec.name in seen:
             raise _fail(spec_path, line, f"duplicate model {spec.name!r} (first at line {seen[spec.name]})",
-                        "keep one entry per model") from None  # fmt: skip
+                        "keep one entry per model")  # fmt: skip
         seen[spec.name] = line
         models.append(spec)
     return Project(spec_path=spec_path, repository=repository, models=models, target=data.get("target"))

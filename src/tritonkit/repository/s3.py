@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tritonkit.errors import RepositoryError, StorageAccessError, StorageUnavailableError
+from tritonkit.errors import RepositoryError, StorageAccessError, StorageUnavailableError, import_optional
 from tritonkit.repository.remote import RemoteURI, require_s3
 
 CONNECT_TIMEOUT = 3.0  # seconds: the bounded probe of the endpoint
@@ -184,11 +184,9 @@ class translate:
 
 
 def _client(uri: RemoteURI) -> Any:
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:
-        raise StorageUnavailableError("S3 support needs boto3", hint="pip install 'tritonkit[s3]'") from exc
+    boto3 = import_optional("boto3", package="boto3", extra="s3", needed_for="an s3:// repository")
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
