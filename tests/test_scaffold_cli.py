@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tritonkit.cli import run
+from tritonkit.errors import UsageError
+from tritonkit.model.spec import EnsembleStepSpec, ModelSpec, TensorSpec
 from tritonkit.repository.project import load_project
 
 REPO = Path("model_repository")
 PY = ["--backend", "python", "--input", "x:fp32:4", "--output", "y:fp32:4"]
+IO = ([TensorSpec("x", "fp32", [4])], [TensorSpec("y", "fp32", [4])])
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -60,6 +64,31 @@ def test_add_writes_model_and_records_it(capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (ModelSpec(name="noio", backend="pytorch"), "needs at least one input and one output"),
+        (ModelSpec(name="noout", backend="python", inputs=[TensorSpec("x", "fp32", [4])]), "one output"),
+        (ModelSpec(name="b", backend="onnx", inputs=IO[0], outputs=IO[1], bls_target="x"), "--bls-target"),
+        (
+            ModelSpec(name="s", backend="onnx", inputs=IO[0], outputs=IO[1], steps=[EnsembleStepSpec("x")]),
+            "are for --backend ensemble",
+        ),
+    ],
+)
+def test_the_api_refuses_what_add_refuses(spec: ModelSpec, message: str, tmp_path: Path) -> None:
+    import tritonkit
+
+    repo = tmp_path / "repo"
+    tritonkit.init_repository(repo)
+    before = snapshot(tmp_path)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        tritonkit.add_model(repo, spec)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        tritonkit.plan_model(spec)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["../x", *PY], "invalid model name '../x'"),
@@ -67,13 +96,13 @@ def test_add_writes_model_and_records_it(capsys: pytest.CaptureFixture[str]) -> 
         (["m", "--backend", "python", "--input", "x:complex:4", "--output", "y:fp32:4"], "unknown data type"),
         (["m", "--backend", "python", "--input", "x:fp32:0", "--output", "y:fp32:4"], "bad dim 0"),
         (["m", "--backend", "python", "--input", "x:fp32", "--output", "y:fp32:4"], "bad tensor"),
-        (["m", "--backend", "python"], "at least one --input"),
+        (["m", "--backend", "python"], "needs at least one input and one output"),
         (["m", *PY, "--max-batch-size", "2", "--preferred-batch-size", "4"], "preferred batch sizes [4]"),
         (["m", *PY, "--max-batch-size", "-1"], "--max-batch-size must be >= 0"),
         (["m", *PY, "--gpus", "0"], "--gpus needs --kind gpu"),
         (["m", *PY, "--kind", "gpu", "--gpus", "x"], "bad --gpus"),
         (["m", *PY, "--kind", "tpu"], "unknown instance kind"),
-        (["m", *PY, "--step", "other"], "--step is for --backend ensemble"),
+        (["m", *PY, "--step", "other"], "(--step) are for --backend ensemble"),
         (
             ["m", "--backend", "onnx", "--bls-target", "x", "--input", "x:fp32:4", "--output", "y:fp32:4"],
             "--bls-target",

@@ -77,7 +77,6 @@ def add(
     repo: RepoOption = None,
 ) -> None:
     """Scaffold a model: config.pbtxt, version folder, model.py for python; record it in tritonkit.yaml."""
-    from tritonkit.errors import UsageError
     from tritonkit.model.spec import EnsembleStepSpec, ModelSpec, TensorSpec, scheduling_from_flags
     from tritonkit.repository.project import resolve_repository
     from tritonkit.repository.scaffold import add_model
@@ -91,10 +90,6 @@ def add(
         gpus=gpus,
         instance_groups=instance_group,
     )
-    if steps and backend.lower() != "ensemble":
-        raise UsageError("--step is for --backend ensemble")
-    if bls_target and backend.lower() not in ("python", "bls"):
-        raise UsageError("--bls-target is for --backend python")
     spec = ModelSpec(
         name=name,
         backend=backend,
@@ -107,11 +102,6 @@ def add(
         bls_target=bls_target,
         steps=[EnsembleStepSpec(s) for s in steps or []],
     )
-    if spec.backend != "ensemble" and (not spec.inputs or not spec.outputs):
-        raise UsageError(
-            "a model needs at least one --input and one --output",
-            hint="e.g. --input x:fp32:16 --output y:fp32:4",
-        )
     repository = resolve_repository(repo)
     plan = add_model(repository, spec, force=force)
     echo(f"added {spec.backend} model {spec.name!r} in {repository / spec.name}")

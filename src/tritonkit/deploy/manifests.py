@@ -67,10 +67,10 @@ def apply_overrides(options: DeployOptions, pairs: list[str]) -> DeployOptions:
                 changes[key] = value.lower() in ("true", "1", "yes")
             else:
                 changes[key] = value
-        except ValueError:
+        except ValueError as exc:
             raise UsageError(
                 f"--set {pair!r}: {key} takes a{'n integer' if kind == 'int' else ' boolean'}"
-            ) from None
+            ) from exc
     result = replace(options, **changes)
     if not 1 <= result.min_replicas <= result.max_replicas:
         raise UsageError("min_replicas must be between 1 and max_replicas")

@@ -18,7 +18,6 @@ from typing import Any
 
 from tritonkit.errors import ExportError, TritonkitError
 
-FORMATS = ("torchscript", "onnx", "aoti")
 ONNX_EXPORTERS = ("auto", "dynamo", "torchscript")
 METHODS = ("trace", "script")
 

@@ -44,7 +44,6 @@ class ExportResult:
     config_path: Path
     golden_path: Path
     proof: list[proof.ProofCase] = field(default_factory=list)
-    created_model: bool = False
     replaced_version: bool = False
     notes: list[str] = field(default_factory=list)  # tracer warnings, exporter fallbacks, proof caveats
 
@@ -373,7 +372,6 @@ def export_model(
         config_path=model_dir / CONFIG_FILE,
         golden_path=model_dir / GOLDEN_FILE,
         proof=results,
-        created_model=created,
         replaced_version=replaced,
         notes=notes + built,
     )

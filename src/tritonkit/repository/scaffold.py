@@ -92,8 +92,29 @@ def write_schema_file(folder: Path) -> Path:
     return path
 
 
+def check_scaffold(spec: ModelSpec) -> None:
+    """Refuse a spec `add` cannot scaffold: options of another backend, a model with no inputs or outputs.
+
+    A non-ensemble config without inputs or outputs would validate, yet no request could reach the
+    model (and the Python backend has no model.py to infer them from).
+    """
+    if spec.steps and spec.backend != "ensemble":
+        raise UsageError("ensemble steps (--step) are for --backend ensemble")
+    if spec.bls_target and spec.backend != "python":
+        raise UsageError("--bls-target is for --backend python")
+    if spec.backend != "ensemble" and (not spec.inputs or not spec.outputs):
+        raise UsageError(
+            f"model {spec.name!r} needs at least one input and one output",
+            hint="e.g. --input x:fp32:16 --output y:fp32:4",
+        )
+
+
 def plan_model(spec: ModelSpec, project: Project | None = None) -> ScaffoldPlan:
-    """The files for `spec`: config.pbtxt, the version folder, and model.py for Python models."""
+    """The files for `spec`: config.pbtxt, the version folder, and model.py for Python models.
+
+    Raises UsageError for a spec `check_scaffold` refuses.
+    """
+    check_scaffold(spec)
     plan = ScaffoldPlan(model=spec)
     plan.files[CONFIG_FILE] = render_config(spec)
     version = str(spec.version)
