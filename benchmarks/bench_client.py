@@ -103,7 +103,7 @@ def overhead(url: str, protocol: str) -> None:
         f"= {(b + extra) / b:.3f}x (goal <= 1.10x)"
     )
     # The part that is tritonkit's own (name/type/shape checks), timed without the network noise.
-    from tritonkit.client.client import coerce_inputs
+    from tritonkit.client.tensors import coerce_inputs
 
     info = client.model_info("add_sub")
     n = 20000

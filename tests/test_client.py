@@ -16,9 +16,11 @@ import pytest
 from client_support import copy_example, server_binary, start_test_server
 from conftest import require
 from tritonkit.cli import run
-from tritonkit.client.client import Client, ModelInfo, TensorInfo, coerce_inputs, normalize_url
+from tritonkit.client.client import Client, normalize_url
+from tritonkit.client.info import ModelInfo, TensorInfo
 from tritonkit.client.inputs import InputArg, bind_inputs, load_value, parse_input_arg, random_inputs
 from tritonkit.client.replay import check_models
+from tritonkit.client.tensors import coerce_inputs
 from tritonkit.errors import InferenceError, ServerNotReadyError, UsageError
 
 PIPELINE_MODELS = ["add_sub", "bls_pipeline", "scale", "add_sub_ensemble"]

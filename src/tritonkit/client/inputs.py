@@ -17,7 +17,7 @@ from tritonkit.errors import UsageError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from tritonkit.client.client import ModelInfo
+    from tritonkit.client.info import ModelInfo
 
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\-:]*)=(.*)$", re.DOTALL)
 
