@@ -19,7 +19,7 @@ from tritonkit.bench.loadgen import Measurement
 from tritonkit.bench.result import BenchResult, BenchRow, Budget, Variant
 from tritonkit.bench.sweep import plan_variants, variant_config
 from tritonkit.bench.tune import search_concurrency
-from tritonkit.client.client import ModelInfo, TensorInfo
+from tritonkit.client.info import ModelInfo, TensorInfo
 from tritonkit.client.inputs import random_inputs, value_ranges
 from tritonkit.errors import UsageError
 

@@ -93,4 +93,6 @@ def test_ctrl_c_exits_130_through_interrupted_by_user(
     monkeypatch.setattr(engine, "validate_repository", interrupted)
     assert run(["--debug", "validate", str(tmp_path)]) == 130
     err = capsys.readouterr().err
-    assert "InterruptedByUser: interrupted" in err and err.rstrip().endswith("\ninterrupted")
+    assert "InterruptedByUser: interrupted (SIGINT)" in err and err.rstrip().endswith(
+        "\ninterrupted (SIGINT)"
+    )

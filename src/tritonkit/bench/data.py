@@ -20,7 +20,8 @@ from tritonkit.errors import InferenceError, UsageError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from tritonkit.client.client import Client, ModelInfo
+    from tritonkit.client.client import Client
+    from tritonkit.client.info import ModelInfo
 
 PROBE_LIMIT = 1 << 24  # ids above 16 M are not an embedding's: stop probing there
 

@@ -20,7 +20,8 @@ from tritonkit.bench.data import InputPlan, plan_inputs
 from tritonkit.bench.loadgen import Measurement, measure
 from tritonkit.bench.result import BenchResult, BenchRow, Variant
 from tritonkit.bench.stats import read_counters
-from tritonkit.client.client import Client, ModelInfo
+from tritonkit.client.client import Client
+from tritonkit.client.info import ModelInfo
 from tritonkit.errors import InferenceError, ServerNotReadyError, UnstableMeasurementError, UsageError
 
 ENGINES = ("auto", "builtin", "perf_analyzer")
