@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tritonkit.errors import FindingsError, InterruptedByUser, RepositoryError, UsageError
 from tritonkit.model.backends import BACKEND_FILES, PLATFORM_FILES
 from tritonkit.repository.remote import ENDPOINT_KEY_CHARS, RemoteURI, parse_remote_uri
-from tritonkit.repository.scan import CONFIG_FILE, version_of
+from tritonkit.repository.scan import CONFIG_FILE, scan_repository, version_of
 
 if TYPE_CHECKING:
     from tritonkit.repository.s3 import RemoteObject, S3Store
@@ -138,9 +138,7 @@ def scan_local(repository: Path) -> list[LocalFile]:
     hashes = _load_hashes()
     changed = False
     files: list[LocalFile] = []
-    for model in sorted(os.scandir(repository), key=lambda e: e.name):
-        if model.name.startswith(".") or not model.is_dir():
-            continue
+    for model in scan_repository(repository).models:
         for folder, dirs, names in os.walk(model.path, followlinks=True):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
             for name in sorted(names):

@@ -342,7 +342,6 @@ def _artifact_name(spec: ModelSpec) -> str:
     return name
 
 
-DEFAULT_FILES = {"torchscript": "model.pt", "onnx": "model.onnx", "aoti": "model.pt2"}
 # The proof's default tolerance per output data type (the loosest type among the outputs wins):
 # fp32/fp64 as torch.testing's float32 defaults; fp16 and bf16 carry 3 and 2 significant digits.
 TOLERANCES = {"TYPE_FP16": (1e-2, 1e-3), "TYPE_BF16": (2e-2, 1e-2)}
