@@ -96,3 +96,37 @@ def test_ctrl_c_exits_130_through_interrupted_by_user(
     assert "InterruptedByUser: interrupted (SIGINT)" in err and err.rstrip().endswith(
         "\ninterrupted (SIGINT)"
     )
+
+
+@pytest.mark.parametrize(
+    ("output", "unstable"),
+    [
+        ("Failed to obtain stable measurement within 3 measurement windows for concurrency 2.", True),
+        ("No valid requests recorded within time interval. Please use a larger time window.", True),
+        ("error: failed to get model metadata: unknown model", False),
+    ],
+)
+def test_perf_analyzer_failures_are_told_apart_by_class(
+    output: str, unstable: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in perf_analyzer prints one of its failure lines; bench branches on the class it raises."""
+    from tritonkit.bench import perf_analyzer
+    from tritonkit.errors import InferenceError, UnstableMeasurementError
+
+    fake = tmp_path / "perf_analyzer"
+    fake.write_text(
+        '#!/bin/sh\ncase "$1" in --help) echo "--concurrency-range"; exit 0;; esac\n'
+        f"echo {output!r} >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("TRITONKIT_PERF_ANALYZER", str(fake))
+    perf_analyzer.find_perf_analyzer.cache_clear()
+    try:
+        with pytest.raises(InferenceError) as caught:
+            perf_analyzer.measure_with_perf_analyzer(
+                "localhost:1", "http", "m", concurrency=1, batch_size=1, duration_s=0.1
+            )
+    finally:
+        perf_analyzer.find_perf_analyzer.cache_clear()
+    assert isinstance(caught.value, UnstableMeasurementError) is unstable
+    assert output.split(".")[0] in caught.value.message
