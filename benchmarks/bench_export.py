@@ -4,6 +4,12 @@ In process: export_model vs torch.jit.trace + save, interleaved runs after a war
 each (as timeit reports: the least disturbed by other load on the machine) and the medians. As
 commands: `tritonkit export` vs `python bare.py`, whole processes, torch import included.
 Goal: export costs at most 1.2x the bare script.
+
+The model zoo (tests/export_support.py: tiny BERT, DistilBERT, GPT-2, ViT, a GRU, a BatchNorm conv net, a
+kwargs-only dict model, an FP16 MLP; random weights): per model and format, export_model without its proof
+(eager runs, wrapping, saving) against the bare torch call that writes the same artifact (torch.jit.trace +
+save; torch.onnx.export(dynamo=True) + save), best of ZOO_RUNS interleaved runs; the proof (reload and run
+every case) is shown separately, as a ratio to the same bare call. Goal: <= 1.3x.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 GOAL = 1.2
+ZOO_GOAL = 1.3
 RUNS = 30
 CLI_RUNS = 5
+ZOO_RUNS = 2
 
 MODEL_PY = textwrap.dedent(
     """
@@ -114,6 +123,83 @@ def bench_cli(work: Path) -> tuple[float, float]:
     return _median(export_times), _median(bare_times)
 
 
+def bench_zoo(work: Path) -> list[tuple[str, str, float, float, float]]:
+    """(model, format, export without proof s, bare s, proof s) per zoo model and format."""
+    import contextlib
+    import io
+    import warnings
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from export_support import hf_zoo, module_zoo  # type: ignore[import-not-found]
+    from tritonkit.export import export_model
+    from tritonkit.export.hf import example_inputs
+    from tritonkit.repository.scaffold import init_repository
+
+    warnings.simplefilter("ignore")
+    cases: list[tuple[str, Any, Any, dict[str, Any]]] = []
+    for name, model in hf_zoo().items():
+        model.eval().config.use_cache = False
+        examples = example_inputs(model, 8, 2)
+        seq = {n: [0] for n in examples if n != "pixel_values"}  # the sequence, as export_checkpoint marks it
+        cases.append((name, model, examples, {"max_batch_size": 8, "dynamic_dims": seq}))
+    for name, (module, example, options) in module_zoo().items():
+        cases.append((name, module, example, options))
+    rows = []
+    for name, model, example, options in cases:
+        for fmt in ("torchscript", "onnx"):
+            best_export = best_bare = best_proof = float("inf")
+            for run in range(ZOO_RUNS):
+                repo = init_repository(work / f"zoo_{name}_{fmt}_{run}" / "model_repository").repository
+                args = tuple(example.values()) if isinstance(example, dict) else (example,)
+                keywords = isinstance(example, dict)
+                t0 = time.perf_counter()
+                axes = [[0, 1] if t.dtype == torch.int64 and t.dim() == 2 else [0] for t in args]
+                _bare(
+                    model, args, list(example) if keywords else None, fmt, work / f"bare_{name}.{fmt}", axes
+                )
+                t1 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    result = export_model(model, example, repo=repo, name=name, format=fmt, **options)
+                t2 = time.perf_counter()
+                best_bare = min(best_bare, t1 - t0)
+                best_export = min(best_export, t2 - t1 - result.seconds["proof"])
+                best_proof = min(best_proof, result.seconds["proof"])
+            rows.append((name, fmt, best_export, best_bare, best_proof))
+    return rows
+
+
+def _bare(
+    model: Any, args: tuple[Any, ...], names: list[str] | None, fmt: str, path: Path, axes: list[list[int]]
+) -> None:
+    """The torch calls a user would write by hand for the same artifact (names: call by keyword)."""
+    import contextlib
+    import io
+
+    import torch
+
+    from tritonkit.export.convert import io_wrapper
+    from tritonkit.export.tensors import output_paths
+
+    with torch.no_grad():
+        result = model(**dict(zip(names, args, strict=True))) if names else model(*args)
+    source = model
+    if names or not isinstance(result, torch.Tensor):  # a dict result or keyword inputs need a wrapper anyway
+        arg_names: list[str | None] = [*names] if names else [None] * len(args)
+        paths = [p for p, _ in output_paths(result)]
+        source = io_wrapper(model, arg_names, by_keyword=bool(names), paths=paths)
+    if fmt == "torchscript":
+        traced = torch.jit.trace(source, args, strict=False, check_trace=False)  # type: ignore[no-untyped-call]
+        traced.save(str(path))
+        return
+    shapes = tuple({a: torch.export.Dim.DYNAMIC for a in dims} for dims in axes)
+    with contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(source, args, dynamo=True, dynamic_shapes=shapes)
+    assert program is not None
+    program.save(str(path))
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         work = Path(tmp)
@@ -140,6 +226,14 @@ def main() -> None:
             "try:\n    run(['export', '--help'])\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('torch imported by export --help: %s\\n' % ('torch' in sys.modules))"
         )
+        rows = bench_zoo(work)
+        for name, fmt, export_s, bare_s, proof_s in rows:
+            print(
+                f"export of zoo model {name} ({fmt}), without its proof (best of {ZOO_RUNS}): "
+                f"{export_s * 1000:.0f} ms vs baseline bare torch call {bare_s * 1000:.0f} ms = "
+                f"{export_s / bare_s:.2f}x (goal <= {ZOO_GOAL} x); proof {proof_s * 1000:.0f} ms = "
+                f"{proof_s / bare_s:.2f}x of the baseline"
+            )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         print(done.stderr.strip())
 

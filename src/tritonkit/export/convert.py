@@ -11,6 +11,7 @@ import contextlib
 import errno
 import io
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -99,8 +100,11 @@ def script(model: Any) -> Any:
             ) from exc
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # torch.onnx colours its messages
+
+
 def _first_line(exc: object) -> str:
-    text = str(exc).strip()
+    text = _ANSI.sub("", str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tritonkit.errors import ExportError, UsageError
@@ -63,6 +63,7 @@ class ExportPlan:
     artifact_name: str
     rtol: float
     atol: float
+    seconds: dict[str, float] = field(default_factory=dict)  # filled in as the export runs
 
 
 def dynamic_axes(dynamic: DynamicDims, names: list[str], ranks: list[int]) -> list[set[int]]:

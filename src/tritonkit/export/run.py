@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class ExportResult:
     proof: list[proof.ProofCase] = field(default_factory=list)
     replaced_version: bool = False
     notes: list[str] = field(default_factory=list)  # tracer warnings, exporter fallbacks, proof caveats
+    seconds: dict[str, float] = field(default_factory=dict)  # plan (eager runs), build, proof
 
     @property
     def max_abs_diff(self) -> float:
@@ -136,6 +138,7 @@ def build_and_prove(
             plan.model, plan.arg_names, by_keyword=plan.by_keyword, paths=plan.output_paths
         )
     notes: list[str] = []
+    started = time.perf_counter()
     if plan.fmt == "torchscript":
         notes = convert.save_torchscript(source, plan.example, plan.method, path)
         runner = proof.torchscript_runner(path, spec)
@@ -157,10 +160,12 @@ def build_and_prove(
             external_data=options.external_data,
         )
         runner = proof.onnx_runner(written, spec)
+    built = time.perf_counter()
     results = [
         proof.compare(c.label, runner, c.inputs, c.expected, spec, rtol=plan.rtol, atol=plan.atol)
         for c in plan.cases
     ]
+    plan.seconds.update(build=built - started, proof=time.perf_counter() - built)
     bad = [r for r in results if not r.ok]
     if bad:
         warned = [n for n in notes if n.startswith("tracer warning")]
@@ -295,6 +300,7 @@ def export_model(
     replaced = version_dir.exists()
 
     model.eval()
+    planning = time.perf_counter()
     plan = plan_export(
         model,
         example_inputs,
@@ -314,6 +320,7 @@ def export_model(
         atol=atol,
         length_cap=length_cap,
     )
+    plan.seconds["plan"] = time.perf_counter() - planning
     spec = plan.spec
     options = BuildOptions(onnx_exporter, compat.onnx_opset(release), onnx_external_data)
     notes: list[str] = []
@@ -374,4 +381,5 @@ def export_model(
         proof=results,
         replaced_version=replaced,
         notes=notes + built,
+        seconds=dict(plan.seconds),
     )

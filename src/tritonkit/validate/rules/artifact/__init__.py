@@ -35,6 +35,8 @@ def _installed(module: str) -> bool:
 
 
 def _kind(model: ModelContext) -> str | None:
+    if model.platform == "torch_aoti":  # an AOTInductor model.pt2 (backend pytorch): no TorchScript to check
+        return None
     if model.platform in _TORCH or model.backend in _TORCH:
         return "torchscript"
     if model.platform in _ONNX or model.backend in _ONNX:
