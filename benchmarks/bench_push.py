@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, free_ports, weed_binary, weed_command
+from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, die_with_parent, free_ports, weed_binary, weed_command
 
 TRITONKIT = [sys.executable, "-m", "tritonkit"]
 _BARE_UPLOAD = """
@@ -85,7 +85,7 @@ def main() -> None:
     with open(base / "weed.log", "wb") as log:
         server = subprocess.Popen(
             weed_command(binary, base / "s3", ports, BUCKET), stdout=log, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True,
+            env=env, start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 60

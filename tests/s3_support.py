@@ -92,6 +92,13 @@ def weed_command(binary: str, folder: Path, ports: list[int], bucket: str) -> li
     ]  # fmt: skip
 
 
+def die_with_parent() -> None:
+    """preexec_fn: SIGTERM the S3 server when the process that started it dies (a killed pytest too)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _answers(endpoint: str) -> bool:
     try:
         urllib.request.urlopen(f"http://{endpoint}/", timeout=1)
@@ -137,7 +144,7 @@ def _run_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     log = open(folder / "weed.log", "wb")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         weed_command(binary, folder, ports, BUCKET), stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=die_with_parent,
     )  # fmt: skip
     server = S3Server(endpoint=endpoint, bucket=BUCKET, folder=folder)
     try:
