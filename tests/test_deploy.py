@@ -163,3 +163,16 @@ def test_deploy_cli_writes_a_kustomize_folder_and_refuses_to_overwrite(
     ):
         bad = cli(*args, "--repo", str(repo))
         assert bad.returncode == 2 and bad.stderr.startswith("error: "), bad.stderr
+
+
+def test_the_image_follows_the_target_release() -> None:
+    summary = RepositorySummary(models=["m"])
+    for release, tag in (("", "24.10"), ("2.56", "25.03"), ("r25.01", "25.01")):
+        options = apply_overrides(DeployOptions(), [f"release={release}"] if release else [])
+        plan = plan_deploy("k8s", URI, options, summary)
+        image = plan.resources["deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image == f"nvcr.io/nvidia/tritonserver:{tag}-py3"
+        isvc = plan_deploy("kserve", URI, options, summary).resources["inferenceservice.yaml"]
+        assert isvc["spec"]["predictor"]["model"]["runtimeVersion"] == f"{tag}-py3"
+    with pytest.raises(UsageError):
+        plan_deploy("k8s", URI, apply_overrides(DeployOptions(), ["release=banana"]), summary)

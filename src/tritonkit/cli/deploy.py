@@ -120,7 +120,12 @@ def deploy(
         raise RepositoryError(
             f"repository {root} is not a folder", hint="give the pushed repository with --repo"
         )
-    options = apply_overrides(DeployOptions(), list(sets or []))
+    from tritonkit.repository.project import load_project
+
+    # the image follows the release the project targets (tritonkit.yaml `target: {triton: ...}`)
+    wanted = load_project(root).target
+    release = wanted.get("triton") if isinstance(wanted, dict) else None
+    options = apply_overrides(DeployOptions(release=str(release or "")), list(sets or []))
     plan = plan_deploy(target, uri, options, summarize_repository(root))
     for path in write_deploy(plan, out, force=force):
         echo(f"wrote {path}")

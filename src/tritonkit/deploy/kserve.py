@@ -58,7 +58,7 @@ def inference_service(uri: RemoteURI, options: DeployOptions, summary: Repositor
         "storageUri": storage_uri(uri),
         "resources": {"requests": {"cpu": options.cpu, "memory": options.memory}, "limits": limits},
     }
-    version = runtime_version(options.image or default_image())
+    version = runtime_version(options.image or default_image(options.release))
     if version:
         model["runtimeVersion"] = version
     meta = _metadata(options)

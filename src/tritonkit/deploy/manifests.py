@@ -31,7 +31,10 @@ class DeployOptions:
 
     name: str = "triton"
     namespace: str = ""  # "" = the namespace kubectl/kustomize applies to
-    image: str = ""  # "" = the NGC image of the release tritonkit targets
+    image: str = ""  # "" = the NGC image of `release`
+    release: str = (
+        ""  # the target Triton release (24.10, 2.51): tritonkit.yaml `target.triton`, else the pinned one
+    )
     replicas: int = 1
     min_replicas: int = 1
     max_replicas: int = 4
@@ -117,10 +120,15 @@ def summarize_repository(repository: Path) -> RepositorySummary:
     return RepositorySummary(models=models, gpus=gpus, python_instances=python)
 
 
-def default_image() -> str:
+def default_image(release: str = "") -> str:
+    """The NGC tritonserver image of `release` (any form model.release reads), else the pinned release."""
     from tritonkit.serve.plan import DEFAULT_TAG, IMAGE_REPOSITORY
 
-    return f"{IMAGE_REPOSITORY}:{DEFAULT_TAG}-py3"
+    if not release:
+        return f"{IMAGE_REPOSITORY}:{DEFAULT_TAG}-py3"
+    from tritonkit.model.release import parse_release
+
+    return f"{IMAGE_REPOSITORY}:{parse_release(release)}-py3"
 
 
 def shm_size(options: DeployOptions, summary: RepositorySummary) -> str:
@@ -174,7 +182,7 @@ def deployment(uri: str, options: DeployOptions, summary: RepositorySummary) -> 
         env.append({"name": "AWS_DEFAULT_REGION", "value": options.region})
     container = {
         "name": "tritonserver",
-        "image": options.image or default_image(),
+        "image": options.image or default_image(options.release),
         "args": server_args(uri, options),
         "ports": [
             {"name": "http", "containerPort": HTTP},
