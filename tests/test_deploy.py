@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import require
 from serve_support import cli, scaffold_add_sub
 from tritonkit.deploy.manifests import (
     QUEUE_METRIC,
@@ -28,7 +29,17 @@ from tritonkit.deploy.manifests import (
 from tritonkit.deploy.render import plan_deploy
 from tritonkit.errors import UsageError
 
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
+try:
+    import kubernetes_validate
+except ImportError:  # pragma: no cover - the dev extra has it
+    kubernetes_validate = None
+
+
+@pytest.fixture(autouse=True)
+def _schemas() -> None:
+    require(kubernetes_validate is not None, "kubernetes-validate", "pip install 'tritonkit[dev]'")
+
+
 K8S_VERSIONS = ("1.30", "1.37")
 SUBSET = Path(__file__).parent / "schemas" / "kserve-inferenceservice-v1beta1.subset.json"
 URI = "s3://127.0.0.1:9000/models/prod"
