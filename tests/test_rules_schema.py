@@ -84,3 +84,74 @@ def test_semantic_rule_passes(tmp_path: Path, kwargs: dict[str, object]) -> None
 def test_unknown_platform_suggests_the_known_one(tmp_path: Path) -> None:
     [finding] = only(single_model(tmp_path, cfg(platform="pytorch", backend=None)), "schema.unknown-platform")
     assert finding.line == 2 and finding.hint is not None and "pytorch_libtorch" in finding.hint
+
+
+@pytest.mark.parametrize(
+    ("folder", "files"),
+    [
+        ("m", {"1/model.py": "class TritonPythonModel:\n    pass\n"}),
+        ("m", {"1/model.onnx": "x"}),
+        ("m", {"1/model.plan": "x"}),
+        ("m", {"1/model.pt": "x"}),
+        ("m", {"1/model.savedmodel/saved_model.pb": "x"}),
+        ("m", {"1/model.xml": "x"}),
+        ("m.dali", {"1/model.dali": "x"}),  # the folder name names the backend
+    ],
+)
+def test_the_backend_is_completed_from_files_and_the_folder_name(
+    tmp_path: Path, folder: str, files: dict[str, str]
+) -> None:
+    """AutoCompleteBackendFields: neither platform nor backend, yet the server knows what to load."""
+    from tritonkit.validate.engine import validate_repository
+    from validate_support import write_model
+
+    repo = tmp_path / "repo"
+    write_model(repo, folder, cfg(folder, backend=None), versions=(), files=files)
+    report = validate_repository(repo, artifacts=False)
+    assert "schema.no-platform" not in rules(report), report.findings
+
+
+def test_completed_backends_get_their_rules(tmp_path: Path) -> None:
+    from tritonkit.validate.engine import validate_repository
+    from validate_support import write_model
+
+    repo = tmp_path / "repo"
+    # the python rules read the model.py of a model whose backend the server infers from that file
+    write_model(repo, "p", cfg("p", backend=None), files={"1/model.py": "class TritonPythonModel(:\n"})
+    # only the first version folder counts: 1/ has nothing the server knows, so 2/model.py does not help
+    write_model(repo, "q", cfg("q", backend=None), versions=(1,), files={"2/model.py": "x = 1\n"})
+    # a custom backend named by the folder loads model.<backend>
+    write_model(repo, "m.dali", cfg("m.dali", backend=None), files={})
+    report = validate_repository(repo, artifacts=True)
+    assert {(f.model, f.rule) for f in report.errors} == {
+        ("p", "python.syntax-error"),
+        ("q", "schema.no-platform"),
+        ("m.dali", "layout.missing-model-file"),
+    }
+    assert "model.dali" in only(report, "layout.missing-model-file")[0].message
+
+
+def test_no_backend_and_nothing_to_infer_it_from(tmp_path: Path) -> None:
+    from tritonkit.validate.engine import validate_repository
+    from validate_support import write_model
+
+    repo = tmp_path / "repo"
+    write_model(repo, "m", cfg(backend=None), files={"1/weights.bin": "x"})
+    [finding] = only(validate_repository(repo), "schema.no-platform")
+    assert "NAME.BACKEND" in finding.message
+
+
+@pytest.mark.timeout(60)
+def test_a_config_that_is_a_fifo_does_not_hang_validate(tmp_path: Path) -> None:
+    """The server hangs reading a FIFO config.pbtxt; validate must not open it."""
+    import os
+
+    from tritonkit.validate.engine import validate_repository
+    from validate_support import MODEL_PY, write_model
+
+    repo = tmp_path / "repo"
+    write_model(repo, "m", None, files={"1/model.py": MODEL_PY})
+    os.mkfifo(repo / "m" / "config.pbtxt")
+    [finding] = validate_repository(repo).findings
+    assert finding.rule == "layout.config-not-file" and finding.severity == "error"
+    assert "not a regular file" in finding.message
