@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -21,6 +22,7 @@ from typing import Any
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _last = [int(signal.SIGINT)]
+_state_note: list[str] = []  # what an interrupt now leaves behind, for the CLI's message
 _pending: list[int] = []  # signals held by `deferred`, raised when the outermost block ends
 _depth = [0]
 
@@ -30,9 +32,34 @@ def received() -> str:
     return signal.Signals(_last[0]).name
 
 
+def say(state: str) -> None:
+    """Record what an interrupt from now on leaves behind ("nothing was written..."), for the message."""
+    _state_note[:] = [state]
+
+
+def said() -> str | None:
+    """The state recorded by `say`, if any."""
+    return _state_note[0] if _state_note else None
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     _last[0] = signum
+    _quiet_gevent_hub()
     raise KeyboardInterrupt
+
+
+def _quiet_gevent_hub() -> None:
+    """tritonclient's HTTP client runs on gevent: a signal that lands while its hub waits on a socket
+    raises there, and the hub prints a traceback before passing the interrupt on to the main greenlet.
+    Marking KeyboardInterrupt "not an error" for the hub stops the print; the hub still re-raises it
+    (it is in the hub's SYSTEM_ERROR), so the clean-up path is the same."""
+    gevent = sys.modules.get("gevent")
+    if gevent is None:
+        return
+    with contextlib.suppress(Exception):
+        hub = gevent.get_hub()
+        if not issubclass(KeyboardInterrupt, hub.NOT_ERROR):
+            hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)
 
 
 def _hold(signum: int, frame: FrameType | None) -> None:

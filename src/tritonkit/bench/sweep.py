@@ -107,6 +107,7 @@ class Variants:
         return self.applied
 
     def __enter__(self) -> Variants:
+        signals.say(f"nothing was changed; model {self.model!r} is as it was")
         self.was_ready = self.client.model_ready(self.model)
         if not self.was_ready:
             self.changed = True
@@ -146,9 +147,15 @@ class Variants:
             raise InterruptedByUser(f"bench interrupted ({signals.received()}): {state}") from exc
         if self.changed:
             with signals.deferred():
-                restore(
-                    self.client, self.model, self.was_ready, quiet=exc is not None
-                )  # an error is the news
+                restore(self.client, self.model, self.was_ready, quiet=exc is not None)  # an error: the news
+                signals.say(self._state())  # an interrupt while the results print leaves this
+
+    def _state(self) -> str:
+        """What is on disk and loaded once restored, in words."""
+        if self.applied:
+            return f"the best variant was written to {', '.join(self.applied)} and is loaded"
+        loaded = "loaded again" if self.was_ready else "unloaded again, as it was"
+        return f"nothing was written; the original config of {self.model!r} is {loaded}"
 
     def _settle(self) -> str:
         """After an interrupt: reload the config on disk (original, or applied if written); say which."""
@@ -159,10 +166,7 @@ class Variants:
                     restore(fresh, self.model, self.was_ready, quiet=False)
                 except TritonkitError as error:
                     return f"{error.message}; {error.hint}"
-        if self.applied:
-            return f"the best variant was written to {', '.join(self.applied)} and is loaded"
-        loaded = "loaded again" if self.was_ready else "unloaded again, as it was"
-        return f"nothing was written; the original config of {self.model!r} is {loaded}"
+        return self._state()
 
 
 def check_apply(apply: bool, repository: Path | None, model: str) -> None:

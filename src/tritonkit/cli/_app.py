@@ -21,7 +21,7 @@ class _Group(TyperGroup):
         except KeyboardInterrupt as exc:
             from tritonkit.signals import received
 
-            raise InterruptedByUser(f"interrupted ({received()})") from exc
+            raise interrupted() from exc
 
 
 app = typer.Typer(
@@ -113,7 +113,11 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
     from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
 
-    from tritonkit.signals import received, terminate_as_interrupt
+    from tritonkit.signals import received, said, terminate_as_interrupt
+
+    def interrupted() -> InterruptedByUser:
+        state = said()  # what the command recorded it leaves behind at this point, if it did
+        return InterruptedByUser(f"interrupted ({received()})" + (f": {state}" if state else ""))
 
     _state["debug"] = False
     try:
@@ -121,7 +125,7 @@ def run(argv: list[str] | None = None) -> int:
             with terminate_as_interrupt():  # SIGTERM takes Ctrl-C's clean-up path (tritonkit/signals.py)
                 result = app(args=argv, prog_name="tritonkit", standalone_mode=False)
         except (KeyboardInterrupt, typer.Abort) as exc:  # Abort: click's Ctrl-C at a prompt
-            raise InterruptedByUser(f"interrupted ({received()})") from exc
+            raise interrupted() from exc
     except TritonkitError as exc:
         return report_error(exc)
     except ClickException as exc:
@@ -131,6 +135,6 @@ def run(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     if isinstance(result, int):
         if result == ExitCode.INTERRUPTED:  # typer made Exit(130) of a Ctrl-C outside a command (parsing)
-            return report_error(InterruptedByUser(f"interrupted ({received()})"))
+            return report_error(interrupted())
         return result
     return 0
