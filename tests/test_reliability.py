@@ -541,3 +541,35 @@ def test_sigint_and_sigterm_anywhere_in_sweep_apply_leave_a_whole_config(
         seen["applied" if applied else "original"] += 1
     assert seen["original"] >= 5, seen  # the points cover the run, not only its end
     reset()
+
+
+@pytest.mark.server
+def test_threads_sharing_one_client_never_hang(sweep_server: tuple[str, Path]) -> None:
+    """One tritonkit.Client shared by threads hung the others forever once one thread finished (gevent)."""
+    import threading
+
+    from tritonkit.client.client import Client
+
+    url, _ = sweep_server
+    client = Client(url, timeout=10)
+    done: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for _ in range(n):
+                out = client.infer("tiny", np.ones(4, np.float32))
+                assert out["y"].tolist() == [1.0] * 4
+            done.append(n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    client.infer("tiny", np.ones(4, np.float32))  # the main thread's connection first, as a script would
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in (1, 5, 20, 40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and sorted(done) == [1, 5, 20, 40], (errors, done)
+    assert client.infer("tiny", np.ones(4, np.float32))["y"].shape == (4,)
+    client.close()

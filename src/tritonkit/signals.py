@@ -6,15 +6,19 @@ clean-up path as Ctrl-C (staging folders removed, servers stopped, the model res
 
 `deferred` holds both signals during a state change that must not be cut in half (an unload then load
 of a model, the write of an applied config): a signal that arrives inside is raised as
-KeyboardInterrupt when the block ends, so the state is always the old one or the new one.
+KeyboardInterrupt when the block ends, so the state is always the old one or the new one. A signal
+that lands inside an `import` is taken again once the import is done (a half-imported numpy breaks
+every later import of it). `say` records what an interrupt at this point leaves, for the message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -22,7 +26,9 @@ from typing import Any
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _last = [int(signal.SIGINT)]
-_state_note: list[str] = []  # what an interrupt now leaves behind, for the CLI's message
+_state_note: list[str] = []
+_held_since: dict[int, float] = {}  # signal -> when it was first held back because an import was running
+_IMPORT_GRACE_S = 20.0  # what an interrupt now leaves behind, for the CLI's message
 _pending: list[int] = []  # signals held by `deferred`, raised when the outermost block ends
 _depth = [0]
 
@@ -44,8 +50,27 @@ def said() -> str | None:
 
 def _raise(signum: int, frame: FrameType | None) -> None:
     _last[0] = signum
+    now = time.monotonic()
+    if _importing(frame) and now - _held_since.setdefault(signum, now) < _IMPORT_GRACE_S:
+        # An interrupted import leaves the module half-made (numpy turns the interrupt into an ImportError,
+        # "tritonclient is not installed"): let the import finish, then take the signal again. Bounded:
+        # code that runs tritonkit from inside an import of its own is interrupted after the grace time.
+        timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+        return
+    _held_since.pop(signum, None)
     _quiet_gevent_hub()
     raise KeyboardInterrupt
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """True when `frame` runs inside an import (a frame of importlib's bootstrap is on the stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _quiet_gevent_hub() -> None:

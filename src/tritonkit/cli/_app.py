@@ -109,6 +109,22 @@ def report_error(exc: TritonkitError) -> int:
     return int(exc.exit_code)
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt (SIGINT/SIGTERM) is in `exc`'s chain and `exc` does not report it."""
+    from tritonkit.errors import InterruptedByUser
+
+    if isinstance(exc, InterruptedByUser):
+        return False  # it says itself what the interrupt left
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
     from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
@@ -127,6 +143,8 @@ def run(argv: list[str] | None = None) -> int:
         except (KeyboardInterrupt, typer.Abort) as exc:  # Abort: click's Ctrl-C at a prompt
             raise interrupted() from exc
     except TritonkitError as exc:
+        if _caused_by_interrupt(exc):  # e.g. Ctrl-C inside an import, reported as "not installed"
+            return report_error(interrupted())
         return report_error(exc)
     except ClickException as exc:
         exc.show()

@@ -3,7 +3,8 @@
 `Client(url, protocol="http"|"grpc")` reads each model's metadata and config once (cached), fills in
 wire data types (FP32, BYTES, BF16...), adds the implicit batch dimension when the caller left it
 out, checks names and shapes before sending, and returns outputs as reshaped numpy arrays. The
-tritonclient HTTP/gRPC client is created lazily on first use and reused for every request.
+tritonclient HTTP/gRPC client is created lazily on first use and reused for every request, one per
+thread (a Client may be shared by threads).
 
 This module is the connection (URL, lazy tritonclient, error translation), metadata and model control;
 `info.py` holds what is known of a model, `tensors.py` the request building and output shaping.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.client.info import ModelInfo, model_info_from, shape_hint
@@ -54,7 +56,11 @@ class Client:
         self.protocol = protocol.lower()
         self.url = normalize_url(url, self.protocol)
         self.timeout = timeout
-        self._conn: Any = None
+        # One tritonclient client per thread: the HTTP one runs on gevent, whose hub belongs to the thread
+        # that made it; a client shared by threads hung the others once its thread finished.
+        self._local = threading.local()
+        self._all_conns: list[Any] = []
+        self._conns_lock = threading.Lock()
         self._models: dict[tuple[str, str], ModelInfo] = {} if _models is None else _models
 
     # -- connection -------------------------------------------------------------------------------
@@ -93,12 +99,31 @@ class Client:
 
         return http_module
 
+    @property
+    def _conn(self) -> Any:
+        """This thread's tritonclient client (None until `_connection` makes it)."""
+        return getattr(self._local, "conn", None)
+
+    @_conn.setter
+    def _conn(self, value: Any) -> None:
+        if value is not None:
+            with self._conns_lock:
+                self._all_conns.append(value)
+        self._local.conn = value
+
     def close(self) -> None:
-        if self._conn is not None:
+        """Close the connections of every thread that used this client."""
+        with self._conns_lock:
+            conns, self._all_conns = self._all_conns, []
+            self._local = threading.local()
+        errors = []
+        for conn in conns:
             try:
-                self._conn.close()
-            finally:
-                self._conn = None
+                conn.close()
+            except Exception as exc:  # close them all, then report the first failure
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> Client:
         return self
