@@ -19,9 +19,15 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            from tritonkit.signals import received
-
             raise interrupted() from exc
+
+
+def interrupted() -> InterruptedByUser:
+    """The interrupt as an error: the signal, and what the command recorded it leaves (signals.say)."""
+    from tritonkit.signals import received, said
+
+    state = said()
+    return InterruptedByUser(f"interrupted ({received()})" + (f": {state}" if state else ""))
 
 
 app = typer.Typer(
@@ -129,11 +135,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; map tritonkit's errors and Ctrl-C to exit codes. Bugs still show as tracebacks."""
     from click.exceptions import ClickException  # typer < 0.21 runs on click (see pyproject)
 
-    from tritonkit.signals import received, said, terminate_as_interrupt
-
-    def interrupted() -> InterruptedByUser:
-        state = said()  # what the command recorded it leaves behind at this point, if it did
-        return InterruptedByUser(f"interrupted ({received()})" + (f": {state}" if state else ""))
+    from tritonkit.signals import terminate_as_interrupt
 
     _state["debug"] = False
     try:
