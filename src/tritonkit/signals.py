@@ -136,3 +136,10 @@ def deferred() -> Iterator[None]:
             _pending.clear()
     if held:  # no other exception is in flight: the held signal is the news
         raise KeyboardInterrupt
+
+
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on: for a process whose command is over and that only exits."""
+    if _main_thread():
+        for s in SIGNALS:
+            signal.signal(s, signal.SIG_IGN)

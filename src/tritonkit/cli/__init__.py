@@ -57,7 +57,11 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    from tritonkit.signals import ignore
+
+    code = run()
+    ignore()  # the command is over and said what it left: a late signal must not kill the exit with -15
+    sys.exit(code)
 
 
 __all__ = ["COMMAND_MODULES", "app", "load_commands", "main", "run"]
