@@ -320,7 +320,7 @@ def test_sigkill_and_sigterm_during_export_leave_nothing_the_server_or_validate_
 
 
 def _info(dims: tuple[int, ...], wire: str = "FP32", max_batch: int = 0) -> object:
-    from tritonkit.client.client import ModelInfo, TensorInfo
+    from tritonkit.client.info import ModelInfo, TensorInfo
 
     return ModelInfo("m", "1", max_batch, (TensorInfo("INPUT0", wire, dims),), (TensorInfo("y", wire, dims),))
 
@@ -330,8 +330,8 @@ def _info(dims: tuple[int, ...], wire: str = "FP32", max_batch: int = 0) -> obje
 )
 def test_ragged_and_deep_values_are_one_line_usage_errors(text: str) -> None:
     """`infer -i 'INPUT0=[[1,2],[3]]'` and a 100k-deep JSON raised tracebacks (exit 1)."""
-    from tritonkit.client.client import coerce_inputs
     from tritonkit.client.inputs import bind_inputs, parse_input_arg
+    from tritonkit.client.tensors import coerce_inputs
 
     with pytest.raises(UsageError) as info:
         coerce_inputs(_info((2, 2)), bind_inputs([parse_input_arg(text)], _info((2, 2))))  # type: ignore[arg-type]
@@ -356,8 +356,8 @@ def test_the_value_parser_raises_only_tritonkit_errors() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from tritonkit.client.client import coerce_inputs
     from tritonkit.client.inputs import bind_inputs, parse_input_arg
+    from tritonkit.client.tensors import coerce_inputs
 
     wires = st.sampled_from(["FP32", "INT64", "BOOL", "BYTES", "UINT8", "FP16", "INT8"])
     dims = st.lists(st.sampled_from([-1, 1, 2, 3, 100_000, 2**63 - 1]), min_size=0, max_size=3)
