@@ -92,6 +92,16 @@ def test_demo_stops_the_server_when_a_step_fails(tmp_path: Path) -> None:
     assert "tritonkit-demo" not in status.stdout
 
 
+def _sweep_rows(out: str) -> list[str]:
+    """The sweep table's variant rows (each starts with `* ` when it is the best point, else two spaces)."""
+    return [line for line in out.splitlines() if line[2:].startswith(("1 instance", "2 instances"))]
+
+
+def _cells(row: str) -> list[str]:
+    """A table row's cells: config, batch, conc, req/s, infer/s, ..."""
+    return re.split(r"\s{2,}", row[2:].strip())
+
+
 def test_python_pipeline_example(tmp_path: Path) -> None:
     require(server_binary() is not None, "the Triton server", "pip install nvidia-pytriton==0.7.0")
     copy = copy_example("python_pipeline", tmp_path)
@@ -102,9 +112,9 @@ def test_python_pipeline_example(tmp_path: Path) -> None:
     assert "[20., 30., 40., 50.]" in out and "[0., 1., 2., 3.]" in out  # BLS: first changed, second not
     assert '"SUM_X2": {"datatype": "FP32", "shape": [4], "data": [4.0, 6.0, 8.0, 10.0]}' in out
     assert "4 passed, 0 failed" in out
-    rows = [line for line in out.splitlines() if line.startswith(("1 instance", "2 instances"))]
-    assert len(rows) == 4 and all(float(re.split(r"\s{2,}", r)[3].replace(",", "")) > 0 for r in rows)
-    assert sum("<- best" in r for r in rows) == 1
+    rows = _sweep_rows(out)
+    assert len(rows) == 4 and all(float(_cells(r)[3].replace(",", "")) > 0 for r in rows)  # req/s
+    assert sum(r.startswith("* ") for r in rows) == 1  # the best point is marked
     after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert after == {p: b for p, b in before.items() if "__pycache__" not in p.parts}  # nothing written
 
@@ -113,8 +123,8 @@ def test_fc_variants_example(tmp_path: Path) -> None:
     _need_server_and_torch()
     env = _env(SWEEP_DURATION="0.5", SWEEP_CONCURRENCY="2", BENCH_ENGINE="builtin")
     proc = _run_script([str(EXAMPLES / "fc_model_pt" / "variants.sh"), str(tmp_path / "v")], env)
-    rows = [line for line in proc.stdout.splitlines() if line.startswith(("1 instance", "2 instances"))]
-    assert len(rows) == 4 and sum("<- best" in r for r in rows) == 1
+    rows = _sweep_rows(proc.stdout)
+    assert len(rows) == 4 and sum(r.startswith("* ") for r in rows) == 1
     csv_lines = (tmp_path / "v" / "sweep.csv").read_text().splitlines()
     assert len(csv_lines) == 5
     config = (tmp_path / "v" / "model_repository" / "fc_model_pt" / "config.pbtxt").read_text()
