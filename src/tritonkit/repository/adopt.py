@@ -15,7 +15,7 @@ from pathlib import Path
 from tritonkit.errors import RepositoryError
 from tritonkit.model.spec import ModelSpec, merge_owned, owned_fields
 from tritonkit.repository.lock import locked
-from tritonkit.repository.project import Project, load_project, write_project
+from tritonkit.repository.project import SCHEMA_FILE, Project, load_project, write_project, write_schema_file
 from tritonkit.repository.render import render_config
 from tritonkit.repository.scan import CONFIG_FILE, list_model_dirs
 from tritonkit.repository.staging import held_folder
@@ -117,9 +117,6 @@ def import_repository(
         project.upsert(spec)
     if specs or not project.spec_path.is_file():
         write_project(project)
-        from tritonkit.repository.project import SCHEMA_FILE
-        from tritonkit.repository.scaffold import write_schema_file
-
         if not (project.spec_path.parent / SCHEMA_FILE).is_file():
             write_schema_file(project.spec_path.parent)
     return result

@@ -274,3 +274,15 @@ def load_project(repository: Path) -> Project:
         if project.repository.absolute().resolve() == repository.absolute().resolve():
             return project
     return Project(spec_path=spec_path, repository=repository)
+
+
+def write_schema_file(folder: Path) -> Path:
+    """tritonkit.schema.json beside tritonkit.yaml (its `$schema` line names it, for editors)."""
+    import json
+
+    from tritonkit.model.jsonschema import spec_file_schema
+    from tritonkit.repository.layout import write_text_atomic
+
+    path = folder / SCHEMA_FILE
+    write_text_atomic(path, json.dumps(spec_file_schema(), indent=1) + "\n")
+    return path

@@ -21,6 +21,7 @@ from tritonkit.repository.project import (
     load_project,
     spec_path_for,
     write_project,
+    write_schema_file,
 )
 from tritonkit.repository.render import config_state, render_config, render_python_model
 from tritonkit.repository.scan import CONFIG_FILE
@@ -79,17 +80,6 @@ def init_repository(directory: Path | str = DEFAULT_REPOSITORY, *, force: bool =
     write_project(project)
     write_schema_file(spec_path.parent)
     return InitResult(repository=repository, spec_path=spec_path)
-
-
-def write_schema_file(folder: Path) -> Path:
-    """tritonkit.schema.json beside tritonkit.yaml (its `$schema` line names it, for editors)."""
-    import json
-
-    from tritonkit.model.jsonschema import spec_file_schema
-
-    path = folder / SCHEMA_FILE
-    write_text_atomic(path, json.dumps(spec_file_schema(), indent=1) + "\n")
-    return path
 
 
 def check_scaffold(spec: ModelSpec) -> None:
