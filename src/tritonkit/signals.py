@@ -110,7 +110,12 @@ def _handlers(handler: Any) -> Iterator[None]:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """For the block, SIGINT and SIGTERM raise KeyboardInterrupt; the old handlers come back after."""
+    """For the block, SIGINT and SIGTERM raise KeyboardInterrupt; the old handlers come back after.
+
+    Each block is one command: what an earlier command in this process recorded with `say` is dropped,
+    so its state is never reported for this one (the API and tests run many commands in one process).
+    """
+    _state_note.clear()
     if not _main_thread():  # signal handlers can only be set in the main thread
         yield
         return
