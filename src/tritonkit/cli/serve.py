@@ -1,4 +1,8 @@
-"""serve, login, status, logs, stop: run Triton (Docker or --local), manage the servers tritonkit started."""
+"""serve, login, status, logs, stop: run Triton (Docker or --local), manage the servers tritonkit started.
+
+Over 400 lines because five commands share these option declarations; each function only parses its
+options, calls one `tritonkit.serve` function and prints the value it returns.
+"""
 
 from __future__ import annotations
 

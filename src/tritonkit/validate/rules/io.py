@@ -1,4 +1,8 @@
-"""Input/output rules (Triton's ValidateIOShape, ValidateModelInput/Output, batch_input/batch_output)."""
+"""Input/output rules (Triton's ValidateIOShape, ValidateModelInput/Output, batch_input/batch_output).
+
+Just over 400 lines: the rules mirror one group of server functions over the same tensor lists, and
+splitting them would split those mirrors.
+"""
 
 from __future__ import annotations
 
