@@ -146,26 +146,17 @@ def build_figure(result: BenchResult) -> Figure:
                 result.budget.limit_ms, color="red", linestyle="--", label=f"budget {result.budget.label}"
             )
         if best_point is not None:
-            main.plot(
-                [best_point.p99_ms],
-                [best_point.infer_per_s],
-                marker="*",
-                markersize=18,
-                color="gold",
-                markeredgecolor="black",
-                linestyle="none",
-                label="best",
-            )
-            second.plot(
-                [best_point.concurrency],
-                [best_point.infer_per_s],
-                marker="*",
-                markersize=18,
-                color="gold",
-                markeredgecolor="black",
-                linestyle="none",
-                label="best",
-            )
+            for panel, x in ((main, best_point.p99_ms), (second, best_point.concurrency)):
+                panel.plot(
+                    [x],
+                    [best_point.infer_per_s],
+                    marker="*",
+                    markersize=18,
+                    color="gold",
+                    markeredgecolor="black",
+                    linestyle="none",
+                    label="best",
+                )
     else:
         labels = [v.label + (f", batch {b}" if b != 1 else "") for v, b in series]
         peaks = [
