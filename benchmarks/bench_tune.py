@@ -219,7 +219,10 @@ def run_tritonkit_tune(url: str) -> Answer:
         max_batch_sizes=[1 << k for k in range(8) if 1 << k <= MAX_BATCH],
         max_concurrency=1024,
     )
-    result = run_tune(url, "add_sub", Budget("p99", BUDGET_MS), options(1.0), space=space, progress=_progress)
+    with Client(url) as client:
+        result = run_tune(
+            client, "add_sub", Budget("p99", BUDGET_MS), options(1.0), space=space, progress=_progress
+        )
     return _answer("tritonkit --tune", result)
 
 
@@ -227,11 +230,12 @@ def run_tritonkit_sweep(url: str) -> Answer:
     opts = options(1.0)
     opts.concurrency = [1 << k for k in range(3, 9)]  # 8..256: below 8 no config of this space peaks
     opts.max_runs = 1
-    result = run_sweep(
-        url, "add_sub", opts, instances=list(range(1, MAX_INSTANCES + 1)), batching=[False, True],
-        max_batch_sizes=[1 << k for k in range(8) if 1 << k <= MAX_BATCH], budget=Budget("p99", BUDGET_MS),
-        progress=_progress,
-    )  # fmt: skip
+    with Client(url) as client:
+        result = run_sweep(
+            client, "add_sub", opts, instances=list(range(1, MAX_INSTANCES + 1)), batching=[False, True],
+            max_batch_sizes=[1 << k for k in range(8) if 1 << k <= MAX_BATCH],
+            budget=Budget("p99", BUDGET_MS), progress=_progress,
+        )  # fmt: skip
     return _answer("tritonkit --sweep (grid)", result)
 
 

@@ -126,7 +126,8 @@ def test_tune_on_the_embedding_model(gru_server: tuple[Any, Path, str]) -> None:
         confirm=2,
     )
     options = BenchOptions(duration_s=0.6, warmup_s=0.1, shapes={"ids": [12]}, max_runs=1)
-    result = run_tune(server.http_url, "embed_py", Budget("p99", 500.0), options, space=space)
+    with Client(server.http_url) as client:
+        result = run_tune(client, "embed_py", Budget("p99", 500.0), options, space=space)
     assert result.mode == "tune" and result.best is not None
     assert f"ids in [0, {VOCAB}) (probed)" in result.inputs
     labels = {v.label for v in result.variants()}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from validate_support import MODEL_PY, cfg, only, rules, validate, write_model
+from validate_support import MODEL_PY, ValidationReport, cfg, only, rules, write_model
+from validate_support import validate as validate_configs
 
 BLS_CONSTANT = (
     MODEL_PY
@@ -50,6 +51,11 @@ GOOD = [
     "class TritonPythonModel:\n    def _run(self, requests):\n        return []\n\n    execute = _run\n",
     MODEL_PY + "\ndef f(pb_utils, name):\n    return pb_utils.InferenceRequest(model_name=name, inputs=[])\n",
 ]
+
+
+def validate(repo: Path, *, artifacts: bool = True) -> ValidationReport:
+    """model.py is a model file: its checks run when artifacts are looked at (the default)."""
+    return validate_configs(repo, artifacts=artifacts)
 
 
 def repo_with(tmp_path: Path, source: str) -> Path:

@@ -21,13 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tritonkit.bench.loadgen import Measurement
 from tritonkit.bench.measure import BenchOptions, Meter, Progress, python_runtime, start_meter
 from tritonkit.bench.result import BenchResult, BenchRow, Budget, Variant
 from tritonkit.bench.sweep import Variants, check_apply, check_runtime
-from tritonkit.client.client import Client
 from tritonkit.errors import InferenceError, UsageError
+
+if TYPE_CHECKING:
+    from tritonkit.client.client import Client
 
 
 @dataclass
@@ -321,12 +324,11 @@ def verdicts(tuner: Tuner, winner: Variant | None) -> dict[str, str]:
 
 
 def run_tune(
-    url: str | None,
+    client: Client,
     model: str,
     budget: Budget,
     options: BenchOptions | None = None,
     *,
-    protocol: str = "http",
     space: TuneSpace | None = None,
     repository: Path | None = None,
     apply: bool = False,
@@ -336,7 +338,8 @@ def run_tune(
     """Search configs and concurrency for the highest throughput within `budget`; the original is put back.
 
     Needs a server in explicit model-control mode. With `apply`, the winner's fields (only those)
-    are written to the repository; without it nothing is written.
+    are written to the repository; without it nothing is written. `client` is the caller's (as for
+    `run_sweep`): it stays open.
     """
     options = options or BenchOptions()
     space = space or TuneSpace()
@@ -344,36 +347,30 @@ def run_tune(
         raise UsageError(f"--max-concurrency must be >= 1, got {space.max_concurrency}")
     check_apply(apply, repository, model)
     started = time.monotonic()
-    client = Client(url, protocol)
-    try:
-        client.check_server()
-        with Variants(client, model) as session:
-            meter, result = start_meter(client, model, options)
-            result.mode, result.budget = "tune", budget
-            check_runtime(result, apply, force)  # before measuring: a refusal at the end would waste the run
-            try:
-                tuner = Tuner(session, meter, budget, space, progress)
-                tune_variants(tuner, session.base)
-                confirm(tuner)
-                result.runtime = result.runtime or python_runtime(dict(client.model_info(model).config))
-            finally:
-                meter.close()
-            leader = tuner.best()
-            result.best = leader.variant if leader is not None else None
-            result.verdicts = verdicts(tuner, result.best)
-            for candidate in tuner.tried.values():
-                points = sorted(candidate.points, key=lambda m: m.concurrency)
-                if candidate.best is not None and candidate.best not in points:
-                    points = [m for m in points if m.concurrency != candidate.best.concurrency] + [
-                        candidate.best
-                    ]
-                result.rows += [
-                    BenchRow(candidate.variant, m) for m in sorted(points, key=lambda m: m.concurrency)
-                ]
-            check_runtime(result, apply, force)
-            if apply and repository is not None and result.best is not None:
-                result.applied = session.apply(repository, result.best)
-    finally:
-        client.close()
+    client.check_server()
+    with Variants(client, model) as session:
+        meter, result = start_meter(client, model, options)
+        result.mode, result.budget = "tune", budget
+        check_runtime(result, apply, force)  # before measuring: a refusal at the end would waste the run
+        try:
+            tuner = Tuner(session, meter, budget, space, progress)
+            tune_variants(tuner, session.base)
+            confirm(tuner)
+            result.runtime = result.runtime or python_runtime(dict(client.model_info(model).config))
+        finally:
+            meter.close()
+        leader = tuner.best()
+        result.best = leader.variant if leader is not None else None
+        result.verdicts = verdicts(tuner, result.best)
+        for candidate in tuner.tried.values():
+            points = sorted(candidate.points, key=lambda m: m.concurrency)
+            if candidate.best is not None and candidate.best not in points:
+                points = [m for m in points if m.concurrency != candidate.best.concurrency] + [candidate.best]
+            result.rows += [
+                BenchRow(candidate.variant, m) for m in sorted(points, key=lambda m: m.concurrency)
+            ]
+        check_runtime(result, apply, force)
+        if apply and repository is not None and result.best is not None:
+            result.applied = session.apply(repository, result.best)
     result.wall_s = time.monotonic() - started
     return result

@@ -404,10 +404,11 @@ def bench(
     if tune:
         assert budget is not None
         space = TuneSpace(instances=counts, max_batch_sizes=sizes, max_concurrency=max_concurrency)
-        result = run_tune(
-            url, model, budget, options, protocol=_protocol(protocol), space=space,
-            repository=repository if apply else None, apply=apply, force=force, progress=progress,
-        )  # fmt: skip
+        with Client(url, _protocol(protocol)) as client:
+            result = run_tune(
+                client, model, budget, options, space=space,
+                repository=repository if apply else None, apply=apply, force=force, progress=progress,
+            )  # fmt: skip
     elif sweep:
         with Client(url, _protocol(protocol)) as client:
             result = run_sweep(

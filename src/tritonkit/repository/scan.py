@@ -72,35 +72,37 @@ def scan_model_folder(path: Path, name: str | None = None) -> ModelFolder:
     """One `scandir` of a model folder; an unreadable or missing folder scans as empty."""
     model = ModelFolder(name=path.name if name is None else name, path=path)
     try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=_entry_name)
     except OSError:
         return model
     for entry in entries:
         entry_name = entry.name
         try:
             is_dir = entry.is_dir()
-            is_file = not is_dir and entry.is_file()
         except OSError:
             model.broken_links.append(entry_name)
             continue
-        if entry_name == CONFIG_FILE:
-            if is_file:
-                model.has_config = True
-            elif not is_dir and entry.is_symlink():
-                model.broken_links.append(entry_name)
-            continue
         if not is_dir:
-            if entry.is_symlink():  # a dangling or looping link: is_dir/is_file are both False
+            if entry_name == CONFIG_FILE and entry.is_file():
+                model.has_config = True
+            elif entry.is_symlink() and not entry.is_file():  # dangling or looping: neither file nor folder
                 model.broken_links.append(entry_name)
             continue
+        if entry_name == CONFIG_FILE:
+            continue  # a folder named config.pbtxt: the layout rules report it
         version = version_of(entry_name)
         if version is not None:
-            model.versions[version] = Path(entry.path)
+            model.versions[version] = path / entry_name
         elif is_version_name(entry_name):
             model.leading_zero_dirs.append(entry_name)
         elif not entry_name.startswith("."):
             model.other_dirs.append(entry_name)
     return model
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def scan_repository(repository: Path) -> RepositoryScan:
@@ -109,7 +111,8 @@ def scan_repository(repository: Path) -> RepositoryScan:
     Raises RepositoryError when the repository cannot be read.
     """
     try:
-        entries = sorted(os.scandir(repository), key=lambda e: e.name)
+        with os.scandir(repository) as listing:
+            entries = sorted(listing, key=_entry_name)
     except OSError as exc:
         raise RepositoryError(f"cannot read repository {repository}: {exc.strerror}") from exc
     scan = RepositoryScan(path=repository, models=[])
@@ -127,7 +130,7 @@ def scan_repository(repository: Path) -> RepositoryScan:
             if entry.is_symlink():
                 scan.broken_links.append(Path(entry.path))
             continue
-        scan.models.append(scan_model_folder(Path(entry.path), entry.name))
+        scan.models.append(scan_model_folder(repository / entry.name, entry.name))
     return scan
 
 

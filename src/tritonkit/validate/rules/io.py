@@ -134,10 +134,10 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     for kind, tensors in (("input", config.input), ("output", config.output)):
         seen: dict[str, int] = {}
         for index, tensor in enumerate(tensors):
-            path = f"{kind}[{index}]"
-            findings.extend(_check_tensor(model, kind, path, tensor, max_batch, platform))
+            findings.extend(_check_tensor(model, kind, index, tensor, max_batch, platform))
             name = str(tensor.name)
             if name and name in seen:
+                path = f"{kind}[{index}]"
                 # Triton loads it, but a request or response can carry only one tensor of a name.
                 findings.append(
                     model.finding(
@@ -156,9 +156,23 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 
 def _check_tensor(
-    model: ModelContext, kind: str, path: str, tensor: Any, max_batch: int, platform: str
+    model: ModelContext, kind: str, index: int, tensor: Any, max_batch: int, platform: str
 ) -> list[Finding]:
+    dims = list(tensor.dims)
+    data_type = tensor.data_type
+    if (  # the common case, decided on plain reads before any message is formatted (validate is per push)
+        tensor.name
+        and data_type != 0
+        and data_type in config_type_names()
+        and dims
+        and all(d >= 1 or d == WILDCARD for d in dims)
+        and not tensor.HasField("reshape")
+        and (kind != "input" or tensor.format not in (1, 2) or len(dims) == 3)
+        and (not tensor.is_shape_tensor or platform == "tensorrt_plan")
+    ):
+        return []
     findings: list[Finding] = []
+    path = f"{kind}[{index}]"
     label = f"{kind} {tensor.name!r}" if tensor.name else f"{kind} {path}"
     if not tensor.name:
         findings.append(
@@ -183,7 +197,6 @@ def _check_tensor(
                 hint="use a name such as TYPE_FP32",
             )
         )
-    dims = list(tensor.dims)
     if not dims:
         findings.append(
             model.finding(

@@ -56,8 +56,8 @@ BLS_UNKNOWN_MODEL = FAMILY.rule(
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
-    if config is None or model.backend != "python":
-        return []
+    if config is None or model.backend != "python" or not repo.artifacts:
+        return []  # --no-artifacts: model files (model.py too) are not looked at: configs and layout only
     filename = model_file_for(model.platform, model.backend, str(config.default_model_filename))
     if filename is None:
         return []
@@ -66,8 +66,6 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     for version in versions:
         path = model.versions[version] / filename
         if not path.is_file():
-            if not repo.artifacts:
-                continue  # --no-artifacts: model files (model.py too) may be absent in CI
             findings.append(
                 model.finding(
                     MISSING_MODEL_FILE,

@@ -8,6 +8,7 @@ while the engine loads the config (`tritonkit.validate.engine.load_config`); the
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,7 +271,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 def _target(model: ModelContext, target: Target) -> list[Finding]:
     """Fields and platforms newer than the target release (its server's parser or core refuses them)."""
-    from tritonkit.validate.target import FIELDS_ADDED, PLATFORMS_ADDED
+    from tritonkit.validate.target import PLATFORMS_ADDED
 
     findings: list[Finding] = []
     platform = model.platform
@@ -285,7 +286,7 @@ def _target(model: ModelContext, target: Target) -> list[Finding]:
             )
         )
     text = model.text or ""
-    unknown = {p: s for p, s in FIELDS_ADDED.items() if not target.knows(s) and p.rsplit(".", 1)[1] in text}
+    unknown = {p: s for p, s, leaf in _newer_fields(target) if leaf in text}
     if unknown:  # the cheap text test first; then which of them the parsed config really sets
         for path, since in sorted(_set_fields(model.config, unknown).items()):
             findings.append(
@@ -298,6 +299,14 @@ def _target(model: ModelContext, target: Target) -> list[Finding]:
                 )
             )
     return findings
+
+
+@functools.cache
+def _newer_fields(target: Target) -> tuple[tuple[str, str, str], ...]:
+    """(path, release, field name) of the fields newer than `target`: the same for every model."""
+    from tritonkit.validate.target import FIELDS_ADDED
+
+    return tuple((p, s, p.rsplit(".", 1)[1]) for p, s in FIELDS_ADDED.items() if not target.knows(s))
 
 
 def _set_fields(message: Any, wanted: dict[str, str]) -> dict[str, str]:
