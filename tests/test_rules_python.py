@@ -94,3 +94,18 @@ def test_missing_model_py_only_with_artifacts(tmp_path: Path) -> None:
     assert validate(repo, artifacts=False).findings == []  # CI without model files
     write_model(repo, "m", cfg(extra='default_model_filename: "other.py"'), files={})
     assert "python.no-model-class" in rules(validate(repo))  # it reads the named file instead
+
+
+def test_model_py_checks_in_ci_without_weights(tmp_path: Path) -> None:
+    """--no-artifacts opens no model file; `--select python,bls` checks model.py while weights are absent."""
+    repo = tmp_path / "repo"
+    write_model(repo, "m", cfg(), files={"1/model.py": BAD[0][2]})
+    write_model(repo, "net", cfg("net", backend="pytorch"))  # no model.pt in CI
+    assert not [
+        f for f in validate(repo, artifacts=False).findings if f.rule.startswith(("python", "layout"))
+    ]
+    from tritonkit.validate.engine import validate_repository
+
+    selected = validate_repository(repo, select=["python", "bls"])
+    assert [(f.rule, f.model) for f in selected.findings] == [("python.syntax-error", "m")]
+    assert "layout.missing-model-file" in rules(validate(repo))
