@@ -246,8 +246,9 @@ def test_triton_releases_opsets_and_aoti_rule() -> None:
     assert parse_release("24.10") == parse_release("2.51.0") == parse_release("r24.10") == Release(24, 10)
     assert parse_release("nvcr.io/nvidia/tritonserver:26.03-py3") == parse_release("2.67") == Release(26, 3)
     assert parse_release("2.41") == Release(23, 12) and parse_release("2.56.0dev") == Release(25, 3)
-    with pytest.raises(UsageError, match="cannot tell"):
-        parse_release("2.60")
+    assert parse_release("2.60") == Release(25, 8) and parse_release("2.59.1") == Release(25, 7)
+    with pytest.raises(UsageError, match=r"no NGC release ships server 2\.99\.0"):
+        parse_release("2.99")
     with pytest.raises(UsageError, match="bad Triton release"):
         parse_release("24.13")
     assert [onnx_opset(parse_release(r)) for r in ("23.05", "23.12", "24.10", "26.03")] == [17, 19, 20, 20]

@@ -122,11 +122,11 @@ def summarize_repository(repository: Path) -> RepositorySummary:
 
 def default_image(release: str = "") -> str:
     """The NGC tritonserver image of `release` (any form model.release reads), else the pinned release."""
-    from tritonkit.serve.plan import DEFAULT_TAG, IMAGE_REPOSITORY
+    from tritonkit.model.release import DEFAULT_TAG, parse_release
+    from tritonkit.serve.plan import IMAGE_REPOSITORY
 
     if not release:
         return f"{IMAGE_REPOSITORY}:{DEFAULT_TAG}-py3"
-    from tritonkit.model.release import parse_release
 
     return f"{IMAGE_REPOSITORY}:{parse_release(release)}-py3"
 

@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from tritonkit.errors import UsageError
+from tritonkit.model.release import DEFAULT_TAG
 from tritonkit.serve.masking import mask_args, mask_env, mask_text
 
-# The one place the default NGC release is pinned: 24.10 = Triton 2.51, the server of nvidia-pytriton 0.7.0.
-DEFAULT_TAG = "24.10"
 IMAGE_REPOSITORY = "nvcr.io/nvidia/tritonserver"
 IMAGE_ENV = "TRITONKIT_IMAGE"  # a full image reference, e.g. my-registry/tritonserver:24.10-py3
 TAG_ENV = "TRITONKIT_TAG"  # just the NGC tag, e.g. 24.09

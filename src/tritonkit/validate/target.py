@@ -1,9 +1,8 @@
 """The Triton release a repository is for, and what each release added to what the server accepts.
 
 A target is an NGC tag (`24.10`) or a server version (`2.51`, `2.51.0`); the default is the image
-`tritonkit serve` runs (`serve.plan.DEFAULT_TAG`). Where the facts come from:
-- NGC tag -> server version: the `TRITON_VERSION` file of triton-inference-server/server on each
-  `rYY.MM` branch (23.01 = 2.30.0 ... 26.08 = 2.72.0; 25.07 shipped 2.59.1).
+`tritonkit serve` runs (`model.release.DEFAULT_TAG`); the parser and the NGC tag -> server version table
+are `model.release`'s. Where the facts come from:
 - ModelConfig fields: `protobuf/model_config.proto` of triton-inference-server/common on each `rYY.MM`
   branch, diffed branch to branch (fields before 23.01 are taken as known to every target).
 - Platforms: `src/constants.h` of triton-inference-server/core (`kPyTorchAotiPlatform` "torch_aoti" first on
@@ -15,24 +14,14 @@ A target is an NGC tag (`24.10`) or a server version (`2.51`, `2.51.0`); the def
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from tritonkit.errors import UsageError
+from tritonkit.model.release import DEFAULT_TAG, SERVER_VERSIONS, parse_release
 
-# NGC tag -> server version (server repository, TRITON_VERSION per release branch).
-SERVER_VERSIONS: dict[str, str] = {
-    "23.01": "2.30.0", "23.02": "2.31.0", "23.03": "2.32.0", "23.04": "2.33.0", "23.05": "2.34.0",
-    "23.06": "2.35.0", "23.07": "2.36.0", "23.08": "2.37.0", "23.09": "2.38.0", "23.10": "2.39.0",
-    "23.11": "2.40.0", "23.12": "2.41.0", "24.01": "2.42.0", "24.02": "2.43.0", "24.03": "2.44.0",
-    "24.04": "2.45.0", "24.05": "2.46.0", "24.06": "2.47.0", "24.07": "2.48.0", "24.08": "2.49.0",
-    "24.09": "2.50.0", "24.10": "2.51.0", "24.11": "2.52.0", "24.12": "2.53.0", "25.01": "2.54.0",
-    "25.02": "2.55.0", "25.03": "2.56.0", "25.04": "2.57.0", "25.05": "2.58.0", "25.06": "2.59.0",
-    "25.07": "2.59.1", "25.08": "2.60.0", "25.09": "2.61.0", "25.10": "2.62.0", "25.11": "2.63.0",
-    "25.12": "2.64.0", "26.01": "2.65.0", "26.02": "2.66.0", "26.03": "2.67.0", "26.04": "2.68.0",
-    "26.05": "2.69.0", "26.06": "2.70.0", "26.07": "2.71.0", "26.08": "2.72.0",
-}  # fmt: skip
+__all__ = ["FIELDS_ADDED", "PLATFORMS_ADDED", "SERVER_VERSIONS", "Target", "resolve_target", "spec_target"]
+
 # ModelConfig field path (as `schema.locate_fields`-style message.field) -> the first release that knows it.
 FIELDS_ADDED: dict[str, str] = {
     "ModelEnsembling.Step.model_namespace": "23.03",
@@ -48,9 +37,6 @@ FIELDS_ADDED: dict[str, str] = {
 }
 # platform -> the first release whose core accepts it.
 PLATFORMS_ADDED: dict[str, str] = {"torch_aoti": "26.03"}
-
-_TAG = re.compile(r"^(\d{2})\.(\d{2})$")
-_VERSION = re.compile(r"^2\.(\d+)(?:\.(\d+))?$")
 
 
 @dataclass(frozen=True, order=True)
@@ -69,29 +55,23 @@ class Target:
 
 
 def resolve_target(text: str | None) -> Target:
-    """The release named by an NGC tag or a server version; None gives the image `serve` uses."""
-    if text is None:
-        from tritonkit.serve.plan import DEFAULT_TAG
-
-        text = DEFAULT_TAG
-    value = str(text).strip().removesuffix("-py3")
-    if _TAG.match(value):
-        if value not in SERVER_VERSIONS:
-            raise UsageError(
-                f"unknown Triton release {value!r}",
-                hint=f"give an NGC tag from {min(SERVER_VERSIONS)} to {max(SERVER_VERSIONS)}, or 2.N",
-            )
-        return Target(value, SERVER_VERSIONS[value])
-    match = _VERSION.match(value)
-    if match:
-        wanted = f"2.{int(match.group(1))}.{int(match.group(2) or 0)}"
-        for tag, version in SERVER_VERSIONS.items():
-            if version == wanted:
-                return Target(tag, version)
-    raise UsageError(
-        f"unknown Triton release {value!r}",
-        hint="give an NGC tag such as 24.10 or a server version such as 2.51 (from 23.01 / 2.30 on)",
-    )
+    """The release named by an NGC tag or a server version (any form `model.release` parses); None gives
+    the image `serve` uses. A release the version table does not know is refused: its fields are unknown."""
+    value = DEFAULT_TAG if text is None else str(text)
+    try:
+        release = parse_release(value)
+    except UsageError as exc:
+        raise UsageError(
+            f"unknown Triton release {value.strip()!r}",
+            hint="give an NGC tag such as 24.10 or a server version such as 2.51 (from 23.01 / 2.30 on)",
+        ) from exc
+    version = release.server_version
+    if version is None:
+        raise UsageError(
+            f"unknown Triton release {value.strip()!r}",
+            hint=f"give an NGC tag from {min(SERVER_VERSIONS)} to {max(SERVER_VERSIONS)}, or 2.N",
+        )
+    return Target(str(release), version)
 
 
 def spec_target(repository: Path) -> tuple[str | None, int | None]:
