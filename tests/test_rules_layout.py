@@ -160,9 +160,13 @@ def test_odd_folder_names_and_files_in_the_repository(tmp_path: Path) -> None:
     write_model(repo, "my model", cfg("my model"))
     (repo / "README.md").write_text("not a model")
     (repo / ".git").mkdir()
+    (repo / ".env").write_text("a hidden file: not a model")
     report = validate(repo)
-    assert report.models == ["my model"]
+    # the server takes every sub-folder for a model, hidden ones too (its table says ".git: Not loaded")
+    assert report.models == [".git", "my model"]
     assert "layout.odd-model-name" in rules(report, "warning")
+    [hidden] = [f for f in report.errors if f.model == ".git"]
+    assert hidden.rule == "layout.missing-config" and hidden.hint == "move .git/ out of the model repository"
 
 
 def test_a_model_named_dot_dot_x_is_a_mismatch_not_a_crash(tmp_path: Path) -> None:

@@ -162,6 +162,8 @@ CASES: dict[str, Case] = {
     "leading_zero_only": bad({"config.pbtxt": cfg("leading_zero_only"), "01/model.py": MODEL_PY}, "layout.version-leading-zero", "layout.no-version"),
     "config_in_version": bad({"1/config.pbtxt": cfg("config_in_version")}, "layout.config-in-version"),
     "missing_config": bad({"1/data.txt": "x"}, "layout.missing-config"),
+    ".ipynb_checkpoints": bad({"untitled-checkpoint.ipynb": "{}"}, "layout.missing-config", "layout.odd-model-name"),
+    ".hidden_model": ok(py(".hidden_model"), "layout.odd-model-name"),
     "policy_all_missing": bad(py("policy_all_missing", extra="version_policy: { specific: { versions: [ 3 ] } }"), "layout.no-policy-version"),
     "onnx_no_model_file": bad(py("onnx_no_model_file", backend=None, platform="onnxruntime_onnx", model_py=None), "layout.missing-model-file", server=False),
     # ----------------------------------------------------------------------------------- schema

@@ -106,7 +106,7 @@ def _entry_name(entry: os.DirEntry[str]) -> str:
 
 
 def scan_repository(repository: Path) -> RepositoryScan:
-    """Every model folder of a repository (hidden entries and plain files skipped), sorted by name.
+    """Every model folder of a repository, hidden ones included (plain files skipped), sorted by name.
 
     Raises RepositoryError when the repository cannot be read.
     """
@@ -120,16 +120,16 @@ def scan_repository(repository: Path) -> RepositoryScan:
         is_version_name(e.name) for e in entries
     )
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         try:
             is_dir = entry.is_dir()
         except OSError:  # a symlink loop or a vanished entry: not a model folder
             is_dir = False
         if not is_dir:
-            if entry.is_symlink():
+            if entry.is_symlink() and not entry.name.startswith("."):
                 scan.broken_links.append(Path(entry.path))
             continue
+        # Every sub-folder is a model to the server, hidden ones too (.ipynb_checkpoints, .git): the core's
+        # GetDirectorySubdirs (core/src/filesystem) skips only "." and "..".
         scan.models.append(scan_model_folder(repository / entry.name, entry.name))
     return scan
 

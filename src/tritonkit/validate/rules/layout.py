@@ -321,6 +321,15 @@ def _missing_config(model: ModelContext, in_versions: list[int], repo: Repositor
                 hint=f"write {name}/{CONFIG_FILE} (tritonkit add / export) to pin names, types and batching",
             )
         ]
+    if name.startswith("."):  # .ipynb_checkpoints, .git, .cache: the server tries to load these too
+        return [
+            model.finding(
+                MISSING_CONFIG,
+                f"hidden folder {name!r} is a model folder to Triton (it loads every sub-folder of the "
+                f"repository) and has no {CONFIG_FILE}, so the load fails",
+                hint=f"move {name}/ out of the model repository",
+            )
+        ]
     return [
         model.finding(
             MISSING_CONFIG,
