@@ -174,3 +174,21 @@ def test_import_refuses_a_config_that_does_not_parse(tmp_path: Path, bad: str, w
         import_repository(repo)
     assert f"b/config.pbtxt{where}" in info.value.message
     assert not (tmp_path / "tritonkit.yaml").exists()  # nothing imported
+
+
+def test_render_keeps_an_aoti_models_local_config_in_step(tmp_path: Path) -> None:
+    """configs/tritonkit-local.pbtxt (what the bundled 24.10 server loads for torch_aoti) follows render."""
+    from tritonkit.repository.render import LOCAL_CONFIG, local_aoti_config
+
+    repo = tmp_path / "model_repository"
+    shutil.copytree(EXAMPLES / "python_pipeline" / "model_repository", repo)
+    import_repository(repo)
+    render_repository(repo)
+    local = repo / "add_sub" / LOCAL_CONFIG
+    local.parent.mkdir()
+    local.write_text("# stale\n")
+    result = render_repository(repo)
+    config = (repo / "add_sub" / "config.pbtxt").read_text()
+    assert local in result.changed and local.read_text() == local_aoti_config(config)
+    assert local in render_repository(repo).unchanged
+    assert render_repository(repo, check=True).changed == {}

@@ -30,7 +30,7 @@ from tritonkit.repository.golden import GOLDEN_FILE, save_golden
 from tritonkit.repository.layout import staged_dir, write_text_atomic
 from tritonkit.repository.lock import locked
 from tritonkit.repository.project import load_project
-from tritonkit.repository.render import render_config
+from tritonkit.repository.render import LOCAL_CONFIG, local_aoti_config, render_config
 from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
 
 
@@ -181,20 +181,6 @@ def build_and_prove(
             hint=hint,
         )
     return results, notes
-
-
-# The config the bundled 24.10 server loads for a torch_aoti model (`serve --local` passes
-# --model-config-name=tritonkit-local; Triton's custom model configurations, configs/<name>.pbtxt,
-# fall back to config.pbtxt for every other model). 24.10 refuses platform "torch_aoti", so this copy
-# leaves the platform out: backend "pytorch" then loads through tritonkit's pytorch runtime.
-LOCAL_CONFIG_NAME = "tritonkit-local"
-LOCAL_CONFIG = Path("configs") / f"{LOCAL_CONFIG_NAME}.pbtxt"
-
-
-def local_aoti_config(config_text: str) -> str:
-    lines = [line for line in config_text.splitlines(keepends=True) if not line.startswith("platform:")]
-    note = "# For tritonkit's local server (Triton 24.10 has no torch_aoti); config.pbtxt is the real one.\n"
-    return note + "".join(lines)
 
 
 P = ParamSpec("P")

@@ -137,3 +137,18 @@ def render_python_model(spec: ModelSpec, target: ModelSpec | None = None) -> str
             "python/model_bls.py.j2", spec=spec, target_inputs=target_inputs, target_outputs=target_outputs
         )
     return render_template("python/model.py.j2", spec=spec)
+
+
+# The config the bundled 24.10 server loads for a torch_aoti model (`serve --local` passes
+# --model-config-name=tritonkit-local; Triton's custom model configurations, configs/<name>.pbtxt,
+# fall back to config.pbtxt for every other model). 24.10 refuses platform "torch_aoti", so this copy
+# leaves the platform out: backend "pytorch" then loads through tritonkit's pytorch runtime.
+LOCAL_CONFIG_NAME = "tritonkit-local"
+LOCAL_CONFIG = Path("configs") / f"{LOCAL_CONFIG_NAME}.pbtxt"
+
+
+def local_aoti_config(config_text: str) -> str:
+    """The configs/tritonkit-local.pbtxt of a torch_aoti config: the same text without its platform line."""
+    lines = [line for line in config_text.splitlines(keepends=True) if not line.startswith("platform:")]
+    note = "# For tritonkit's local server (Triton 24.10 has no torch_aoti); config.pbtxt is the real one.\n"
+    return note + "".join(lines)

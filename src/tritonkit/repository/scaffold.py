@@ -23,7 +23,13 @@ from tritonkit.repository.project import (
     write_project,
     write_schema_file,
 )
-from tritonkit.repository.render import config_state, render_config, render_python_model
+from tritonkit.repository.render import (
+    LOCAL_CONFIG,
+    config_state,
+    local_aoti_config,
+    render_config,
+    render_python_model,
+)
 from tritonkit.repository.scan import CONFIG_FILE
 
 
@@ -240,6 +246,21 @@ def add_model(repository: Path, spec: ModelSpec, *, force: bool = False) -> Scaf
     return plan
 
 
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _diff(path: Path, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), f"{path} (rendered)"
+        )
+    )
+
+
 def _same_config(text: str, spec: ModelSpec) -> bool:
     from tritonkit.model.schema import parse_config_safely
 
@@ -265,23 +286,24 @@ def render_repository(repository: Path, *, check: bool = False, force: bool = Fa
     for spec in project.models:
         path = repository / spec.name / CONFIG_FILE
         new = render_config(spec)
-        try:
-            old = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            old = ""
+        old = _read_or_empty(path)
         if old == new:
             result.unchanged.append(path)
+        elif old and not force and config_state(old) != "rendered" and not _same_config(old, spec):
+            result.hand_edited[path] = _diff(path, old, new)
             continue
-        diff = "".join(
-            difflib.unified_diff(
-                old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), f"{path} (rendered)"
-            )
-        )
-        if old and not force and config_state(old) != "rendered" and not _same_config(old, spec):
-            result.hand_edited[path] = diff
         else:
-            result.changed[path] = diff
+            result.changed[path] = _diff(path, old, new)
             pending[path] = new
+        # An AOTI export's copy for the bundled 24.10 server (configs/tritonkit-local.pbtxt) follows it.
+        local = repository / spec.name / LOCAL_CONFIG
+        if local.is_file():
+            old_local, new_local = _read_or_empty(local), local_aoti_config(new)
+            if old_local == new_local:
+                result.unchanged.append(local)
+            else:
+                result.changed[local] = _diff(local, old_local, new_local)
+                pending[local] = new_local
     if check or (result.hand_edited and not force):
         return result
     for path, text in pending.items():
