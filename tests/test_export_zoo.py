@@ -112,6 +112,29 @@ def test_zoo_validates_for_26_03_and_the_pt2_models_not_for_24_10(
     assert errors and all("_aoti/config.pbtxt" in line and "torch_aoti" in line for line in errors), errors
 
 
+def test_validate_runs_each_pt2_and_catches_a_config_that_lies(
+    zoo: tuple[Any, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The artifact check loads each model.pt2 and dry-runs it: the zoo's pass (above); an output dim the
+    package does not give is an error the server would not notice."""
+    import shutil
+
+    from google.protobuf import text_format
+
+    from tritonkit.model.schema import parse_config
+    from tritonkit.validate.engine import validate_repository
+
+    _, repo, _ = zoo
+    bad = tmp_path / "repo"
+    shutil.copytree(repo / "bnconv_aoti", bad / "bnconv_aoti")
+    path = bad / "bnconv_aoti" / "config.pbtxt"
+    config = parse_config(path.read_text())
+    config.output[0].dims[-1] += 1
+    path.write_text(text_format.MessageToString(config))
+    report = validate_repository(bad, target="26.03")
+    assert [f.rule for f in report.errors] == ["artifact.output-shape"], report.findings
+
+
 def test_tritonkit_test_replays_every_golden_sample(
     zoo: tuple[Any, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,10 +1,11 @@
 """Artifact rules: do the model files in the version folders fit their config.pbtxt?
 
-Run when validate looks at artifacts. Loads `model.pt` (torch.jit.load) or `model.onnx`
-(onnxruntime), compares input/output names, ranks and types with the config, then runs a dry
-inference on zero tensors of the configured shapes (batch 1 and max_batch_size) and checks what comes
-back. These are the mismatches the server never reports: an output wider than its config dims, an
-output the config forgets. torch and onnxruntime are imported only when such a file exists.
+Run when validate looks at artifacts. Loads `model.pt` (torch.jit.load), `model.pt2`
+(torch._inductor.aoti_load_package) or `model.onnx` (onnxruntime), compares input/output names, ranks
+and types with the config, then runs a dry inference on zero tensors of the configured shapes (batch 1
+and max_batch_size) and checks what comes back. These are the mismatches the server never reports: an
+output wider than its config dims, an output the config forgets. torch and onnxruntime are imported
+only when such a file exists.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 from tritonkit.model.backends import model_file_for
-from tritonkit.validate.rules.artifact import onnx, torchscript
+from tritonkit.validate.rules.artifact import onnx, pt2, torchscript
 from tritonkit.validate.rules.artifact.common import CHECK_FAILED, FAMILY, SKIPPED, Checks, tensors
 
 if TYPE_CHECKING:
@@ -35,8 +36,10 @@ def _installed(module: str) -> bool:
 
 
 def _kind(model: ModelContext) -> str | None:
-    if model.platform == "torch_aoti":  # an AOTInductor model.pt2 (backend pytorch): no TorchScript to check
-        return None
+    if model.platform == "torch_aoti" or (
+        model.backend == "pytorch" and str(model.config.default_model_filename).endswith(".pt2")
+    ):  # an AOTInductor package (also served by tritonkit's runtime as backend pytorch + model.pt2)
+        return "pt2"
     if model.platform in _TORCH or model.backend in _TORCH:
         return "torchscript"
     if model.platform in _ONNX or model.backend in _ONNX:
@@ -69,7 +72,7 @@ def _check(model: ModelContext) -> list[Finding]:
     present = {v: p / filename for v, p in sorted(model.versions.items()) if (p / filename).is_file()}
     if not present:
         return []  # a missing model file is the layout rules' finding
-    module = "torch" if kind == "torchscript" else "onnxruntime"
+    module = "onnxruntime" if kind == "onnx" else "torch"
     if not _installed(module):
         return [
             model.finding(
@@ -83,6 +86,8 @@ def _check(model: ModelContext) -> list[Finding]:
         shown = str(path)
         if kind == "torchscript":
             torchscript.check_torchscript(ctx, path, shown)
+        elif kind == "pt2":
+            pt2.check_pt2(ctx, path, shown)
         else:
             onnx.check_onnx(ctx, path, shown)
     return ctx.findings

@@ -91,7 +91,7 @@ def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
     for batch in ctx.batch_sizes:
         call: list[Any] = [None] * (max(positions, default=-1) + 1)
         for t, pos in zip(ctx.inputs, positions, strict=True):
-            dtype = _torch_dtype(t.data_type)
+            dtype = torch_dtype(t.data_type)
             if dtype is None:
                 return  # BYTES inputs: no zero tensor to make
             call[pos] = torch.zeros(zeros_shape(t, batch), dtype=dtype)
@@ -102,10 +102,10 @@ def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
         except Exception as exc:
             dry_run_failed(ctx, exc, label, shown)
             return
-        _torch_outputs(ctx, result, batch, shown)
+        torch_outputs(ctx, result, batch, shown)
 
 
-def _torch_dtype(config_type: str) -> Any:
+def torch_dtype(config_type: str) -> Any:
     import torch
 
     from tritonkit.model.dtypes import BY_CONFIG
@@ -114,7 +114,7 @@ def _torch_dtype(config_type: str) -> Any:
     return getattr(torch, name) if name else None
 
 
-def _torch_outputs(ctx: Checks, result: Any, batch: int | None, shown: str) -> None:
+def torch_outputs(ctx: Checks, result: Any, batch: int | None, shown: str) -> None:
     import torch
 
     from tritonkit.errors import TritonkitError

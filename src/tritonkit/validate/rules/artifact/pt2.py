@@ -1,0 +1,71 @@
+"""Artifact checks of an AOTInductor `model.pt2` (platform torch_aoti): the package loads, and a dry run on
+zero tensors of the configured shapes gives the config's outputs. The inputs go positionally in config
+order (or by NAME__INDEX), as the pytorch backend's AOTI path and tritonkit's pytorch runtime pass them.
+torch is imported only here, only when such a file exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tritonkit.validate.rules.artifact.common import (
+    INPUT_MISMATCH,
+    UNLOADABLE,
+    Checks,
+    dry_run_failed,
+    first_line,
+)
+from tritonkit.validate.rules.artifact.torchscript import torch_dtype, torch_outputs
+
+_INDEXED = re.compile(r"^.+__(\d+)$")
+# torch.export specialises sizes 0 and 1, so a dynamic dim of a package accepts 2 and up: the dry run
+# puts 2 where the config has -1 (TorchScript's check puts 1).
+_VARIABLE = 2
+
+
+def check_pt2(ctx: Checks, path: Path, shown: str) -> None:
+    import warnings
+
+    import torch
+    from torch._inductor import aoti_load_package
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = aoti_load_package(str(path))
+    except Exception as exc:
+        ctx.add(
+            UNLOADABLE,
+            f"{path.name} does not load with torch._inductor.aoti_load_package: {first_line(exc)}",
+            hint="build it with torch._inductor.aoti_compile_and_package (tritonkit export -f aoti does)",
+            file=shown,
+        )
+        return
+    names = [t.name for t in ctx.inputs]
+    indexed = [_INDEXED.match(n) for n in names]
+    positions = [int(m.group(1)) for m in indexed if m] if names and all(indexed) else list(range(len(names)))
+    if sorted(positions) != list(range(len(positions))):
+        ctx.add(
+            INPUT_MISMATCH,
+            f"inputs {names} do not number the package's arguments 0..{len(names) - 1}",
+            hint="name inputs INPUT__0, INPUT__1, ... or after forward()'s arguments",
+            path=("input",),
+        )
+        return
+    for batch in ctx.batch_sizes:
+        call: list[Any] = [None] * len(positions)
+        for t, position in zip(ctx.inputs, positions, strict=True):
+            dtype = torch_dtype(t.data_type)
+            if dtype is None:
+                return  # BYTES inputs: no zero tensor to make
+            dims = [_VARIABLE if d == -1 else d for d in t.model_dims]
+            call[position] = torch.zeros(dims if batch is None else [batch, *dims], dtype=dtype)
+        label = f"batch {batch}" if batch is not None else "the configured shapes"
+        try:
+            with torch.inference_mode():
+                result = model(*call)
+        except Exception as exc:
+            dry_run_failed(ctx, exc, label, shown)
+            return
+        torch_outputs(ctx, tuple(result) if isinstance(result, list) else result, batch, shown)
