@@ -143,8 +143,9 @@ def tensors(items: Any) -> list[Tensor]:
     return out
 
 
-def zeros_shape(t: Tensor, batch: int | None) -> list[int]:
-    dims = [1 if d == -1 else d for d in t.model_dims]
+def zeros_shape(t: Tensor, batch: int | None, variable: int = 1) -> list[int]:
+    """The dry run's shape of `t`: `variable` where the config has -1, the batch dim first when batching."""
+    dims = [variable if d == -1 else d for d in t.model_dims]
     return dims if batch is None else [batch, *dims]
 
 

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from tritonkit.validate.rules.artifact.common import (
     INPUT_MISMATCH,
     UNLOADABLE,
     Checks,
-    dry_run_failed,
     first_line,
 )
-from tritonkit.validate.rules.artifact.torchscript import torch_dtype, torch_outputs
+from tritonkit.validate.rules.artifact.torchscript import dry_run
 
 _INDEXED = re.compile(r"^.+__(\d+)$")
 # torch.export specialises sizes 0 and 1, so a dynamic dim of a package accepts 2 and up: the dry run
@@ -27,7 +25,6 @@ _VARIABLE = 2
 def check_pt2(ctx: Checks, path: Path, shown: str) -> None:
     import warnings
 
-    import torch
     from torch._inductor import aoti_load_package
 
     try:
@@ -53,19 +50,4 @@ def check_pt2(ctx: Checks, path: Path, shown: str) -> None:
             path=("input",),
         )
         return
-    for batch in ctx.batch_sizes:
-        call: list[Any] = [None] * len(positions)
-        for t, position in zip(ctx.inputs, positions, strict=True):
-            dtype = torch_dtype(t.data_type)
-            if dtype is None:
-                return  # BYTES inputs: no zero tensor to make
-            dims = [_VARIABLE if d == -1 else d for d in t.model_dims]
-            call[position] = torch.zeros(dims if batch is None else [batch, *dims], dtype=dtype)
-        label = f"batch {batch}" if batch is not None else "the configured shapes"
-        try:
-            with torch.inference_mode():
-                result = model(*call)
-        except Exception as exc:
-            dry_run_failed(ctx, exc, label, shown)
-            return
-        torch_outputs(ctx, tuple(result) if isinstance(result, list) else result, batch, shown)
+    dry_run(ctx, model, positions, shown, variable=_VARIABLE)

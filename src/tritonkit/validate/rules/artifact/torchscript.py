@@ -88,13 +88,21 @@ def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
         )
     if not ok:
         return
+    dry_run(ctx, model, positions, shown)
+
+
+def dry_run(ctx: Checks, model: Any, positions: list[int], shown: str, variable: int = 1) -> None:
+    """Call `model` on zero tensors (config input i at argument positions[i]) at each dry-run batch size,
+    and check what comes back against the config's outputs."""
+    import torch
+
     for batch in ctx.batch_sizes:
         call: list[Any] = [None] * (max(positions, default=-1) + 1)
         for t, pos in zip(ctx.inputs, positions, strict=True):
             dtype = torch_dtype(t.data_type)
             if dtype is None:
                 return  # BYTES inputs: no zero tensor to make
-            call[pos] = torch.zeros(zeros_shape(t, batch), dtype=dtype)
+            call[pos] = torch.zeros(zeros_shape(t, batch, variable), dtype=dtype)
         label = f"batch {batch}" if batch is not None else "the configured shapes"
         try:
             with torch.inference_mode():
@@ -102,7 +110,7 @@ def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
         except Exception as exc:
             dry_run_failed(ctx, exc, label, shown)
             return
-        torch_outputs(ctx, result, batch, shown)
+        torch_outputs(ctx, tuple(result) if isinstance(result, list) else result, batch, shown)
 
 
 def torch_dtype(config_type: str) -> Any:
