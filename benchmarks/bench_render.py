@@ -17,10 +17,10 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from timing import best_of
 
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
 from tritonkit.repository.project import Project, load_project_file, write_project
@@ -56,15 +56,6 @@ def make_spec(index: int) -> ModelSpec:
                          instance_groups=[InstanceGroupSpec(1, "gpu")])  # fmt: skip
     inputs = [TensorSpec(f"in{i}", "bytes" if i == 2 else "int32", [-1]) for i in range(3)]
     return ModelSpec(name, "python", inputs, [TensorSpec("out", "int32", [-1])], parameters={"k": "v"})
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def report(figure: str, value: float, baseline: float, goal: float | None) -> None:

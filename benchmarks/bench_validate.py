@@ -19,9 +19,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import best_cpu_of, best_of
 
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
 from tritonkit.repository.render import render_config, render_python_model
@@ -65,27 +65,6 @@ def generate(repo: Path, count: int) -> list[Path]:
             (folder / "1" / "model.py").write_text(render_python_model(spec), encoding="utf-8")
         configs.append(folder / "config.pbtxt")
     return configs
-
-
-def best_cpu_of(repeat: int, *fns: Callable[[], object]) -> list[float]:
-    """The least CPU time of each function over `repeat` rounds, the functions interleaved in each round:
-    on a machine others share, wall time swings by 2x between runs; this process's CPU time much less."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for index, fn in enumerate(fns):
-            start = time.process_time()
-            fn()
-            times[index].append(time.process_time() - start)
-    return [min(t) for t in times]
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 # The bare script: load the official schema the cheapest way (from its file, no gRPC), parse each file.

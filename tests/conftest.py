@@ -24,6 +24,18 @@ def require(available: bool, what: str, how: str) -> None:
     pytest.skip(message)
 
 
+def require_server() -> None:
+    """The real Triton server of the nvidia-pytriton wheel (skip locally, fail with CI=true)."""
+    try:
+        from tritonkit.serve.binary import find_install
+
+        find_install()
+        available = True
+    except Exception:
+        available = False
+    require(available, "the Triton server of the nvidia-pytriton wheel", "pip install 'tritonkit[server]'")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own HOME, XDG dirs and working folder."""

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require, require_server
 from export_support import HAS_ORT, HAS_TORCH, TORCH_HOW, model_cases
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
 from tritonkit.repository.golden import load_golden
@@ -26,24 +26,10 @@ FORMATS = ("torchscript", "onnx")
 NAMES = [f"{m}_{f}" for m in ("mlp", "conv", "twoin", "tokens") for f in FORMATS]
 
 
-def _server_available() -> bool:
-    try:
-        from tritonkit.serve.binary import find_install
-
-        find_install()
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, dict[str, Any]]]:
     require(HAS_TORCH and HAS_ORT, "torch and onnxruntime", TORCH_HOW)
-    require(
-        _server_available(),
-        "the Triton server of the nvidia-pytriton wheel",
-        "pip install 'tritonkit[server]'",
-    )
+    require_server()
     from tritonkit.export import export_model
     from tritonkit.serve.local import start_local_server
     from tritonkit.serve.plan import ServeOptions

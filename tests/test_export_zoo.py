@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require, require_server
 from export_support import HAS_HF, HAS_ORT, HF_HOW, hf_zoo, module_zoo
 from tritonkit.cli import run
 from tritonkit.model.dtypes import BY_CONFIG
@@ -37,16 +37,6 @@ TOLERANCE = {"TYPE_FP16": (1e-2, 1e-3)}
 FP32 = (1e-4, 1e-5)
 
 
-def _server_available() -> bool:
-    try:
-        from tritonkit.serve.binary import find_install
-
-        find_install()
-    except Exception:
-        return False
-    return True
-
-
 def _cli(args: list[str]) -> int:
     return run(args)
 
@@ -54,11 +44,7 @@ def _cli(args: list[str]) -> int:
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, dict[str, Any]]]:
     require(HAS_HF and HAS_ORT, "torch, onnxruntime and transformers", HF_HOW)
-    require(
-        _server_available(),
-        "the Triton server of the nvidia-pytriton wheel",
-        "pip install 'tritonkit[server]'",
-    )
+    require_server()
     from tritonkit.export import export_model
     from tritonkit.serve.local import start_local_server
     from tritonkit.serve.plan import ServeOptions

@@ -23,20 +23,12 @@ from pathlib import Path
 import pytest
 
 import validate_corpus
-from conftest import require
+from conftest import require_server
 from tritonkit.validate.engine import validate_repository
 
 pytestmark = pytest.mark.server
 LOAD_TIMEOUT = 180.0  # a safety net: on a loaded 2-core machine a Python stub takes seconds
 SERVER_CASES = sorted(name for name, case in validate_corpus.CASES.items() if case.server)
-
-
-def _server_available() -> bool:
-    try:
-        from tritonkit.serve.binary import wheel_root
-    except ImportError:
-        return False
-    return wheel_root() is not None
 
 
 def _load(url: str, model: str) -> str | None:
@@ -64,9 +56,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def verdicts(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str | None]]:
     """Model -> None (loaded) or the server's reason for refusing it."""
-    require(
-        _server_available(), "the Triton server", "pip install nvidia-pytriton==0.7.0 (tritonkit[server])"
-    )
+    require_server()
     from tritonkit.serve.local import plan_local_server
     from tritonkit.serve.plan import ServeOptions
     from tritonkit.serve.process import end_server, identify, remove_shm

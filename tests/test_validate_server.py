@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require
+from conftest import require_server
 from tritonkit.cli import run
 from tritonkit.repository.describe import describe_model, request_body
 from tritonkit.validate.engine import validate_repository
 
 pytestmark = pytest.mark.server
-
-
-def _server_available() -> bool:
-    try:
-        from tritonkit.serve.binary import wheel_root
-    except ImportError:
-        return False
-    return wheel_root() is not None
 
 
 def _post(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -35,9 +27,7 @@ def _post(url: str, body: dict[str, object]) -> dict[str, object]:
 
 
 def test_scaffolded_python_models_validate_clean_and_load(capsys: pytest.CaptureFixture[str]) -> None:
-    require(
-        _server_available(), "the Triton server", "pip install nvidia-pytriton==0.7.0 (tritonkit[server])"
-    )
+    require_server()
     from tritonkit.serve.local import start_local_server
     from tritonkit.serve.plan import ServeOptions
 
