@@ -338,3 +338,49 @@ def test_json_has_no_nan_and_csv_fills_every_measured_field() -> None:
             assert row[key] not in ("", "0", "0.0"), (key, row)
         assert row["meets_budget"] in ("True", "False")
     assert rows[3]["meets_budget"] == "True" and rows[4]["meets_budget"] == "False"
+
+
+def test_tune_finds_the_grids_best_config_trying_few_of_them() -> None:
+    """The coordinate ascent on a model of a server whose capacity grows with instances (up to 4 cores)
+    and batch size (up to 32), with a queue delay that helps a little: it reaches the best config of the
+    whole grid, trying far fewer configs than the grid has."""
+    import math
+
+    from tritonkit.bench.tune import Tuner, TuneSpace, tune_variants
+
+    def capacity(v: Variant) -> float:
+        if not v.dynamic_batching:
+            return 400.0 * min(v.instances or 1, 4)
+        batch = min(v.max_batch_size or 1, 32)
+        delay = {0: 1.0, 100: 1.04, 1000: 1.08}[v.queue_delay_us or 0]
+        return 400.0 * min(v.instances or 1, 4) * (1 + math.log2(batch) / 2) * delay
+
+    class Session:
+        def load(self, variant: Variant) -> None:
+            self.variant = variant
+
+    class Meter:
+        def __init__(self, session: Session) -> None:
+            self.session = session
+
+        def reloaded(self) -> None:
+            pass
+
+        def point(self, c: int, batch: int, max_runs: int | None = None) -> Measurement:
+            return _server(c, capacity=capacity(self.session.variant))
+
+    budget = Budget("p99", 20.0)
+    space = TuneSpace(instances=[1, 2, 3, 4, 5], max_batch_sizes=[1, 2, 4, 8, 16, 32, 64], confirm=0)
+    session = Session()
+    tuner = Tuner(session, Meter(session), budget, space, None)  # type: ignore[arg-type]
+    config = {"max_batch_size": 4, "instance_group": [{"count": 1}], "dynamic_batching": {}}
+    best = tune_variants(tuner, config)
+    grid = [
+        Variant(n, True, b, d)
+        for n in space.instances or []
+        for b in space.max_batch_sizes or []
+        for d in (0, 100, 1000)
+    ]
+    top = max(capacity(v) for v in grid)
+    assert best is not None and capacity(best) >= top * 0.95, (best, top)
+    assert len(tuner.tried) <= 16 < len(grid)  # 105 configs in the grid

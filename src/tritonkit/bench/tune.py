@@ -7,9 +7,11 @@ Two searches, one inside the other:
   search between the last concurrency within it and the first one over it. Going down (halving)
   when the start is already over the budget. This is how Model Analyzer searches concurrency
   (sweep up until gains stop, binary search against the latency limit), without its fixed grid.
-- Config, by coordinate ascent from the configured one: max_batch_size (doubling, then halving),
-  instance count (+1, then -1), dynamic batching off, the max queue delay, preferred batch sizes;
-  a move is kept when it wins by more than `gain_pct`, and the round is repeated while moves are made.
+- Config, by coordinate ascent from the configured one: max_batch_size (doubling, then halving) and
+  instance count (+1, then -1) in rounds until neither moves; then, once, the max queue delay and
+  preferred batch sizes (and the structure again if they moved); last, dynamic batching off. A move is
+  kept when it wins by more than `gain_pct`. The knobs come after the structure because each try costs a
+  config load and a concurrency search, and on a CPU or GPU the structure is where most of the gain is.
 
 While searching, a point is measured once; the best points of the leading configs are measured again
 at the end (and again while their windows disagree), and the verdicts say why each other config lost.
@@ -211,6 +213,42 @@ def _nearest(values: list[int], target: int) -> int:
     return min(values, key=lambda v: (abs(v - target), v))
 
 
+def _climb_structure(tuner: Tuner, current: Variant, instances: list[int], sizes: list[int]) -> Variant:
+    """max_batch_size then instance count, in rounds, until neither moves (most of the gain is here)."""
+    for _ in range(3):
+        before = current
+        n, size = current.instances or 1, current.max_batch_size or 1
+        current = tuner.climb(
+            current,
+            [
+                [replace(current, max_batch_size=s) for s in sizes if s > size],
+                [replace(current, max_batch_size=s) for s in reversed(sizes) if s < size],
+            ],
+        )
+        current = tuner.climb(
+            current,
+            [
+                [replace(current, instances=k) for k in instances if k > n],
+                [replace(current, instances=k) for k in reversed(instances) if k < n],
+            ],
+        )
+        if current == before:
+            break
+    return current
+
+
+def _climb_knobs(tuner: Tuner, current: Variant) -> Variant:
+    """The max queue delay and preferred batch sizes, tried once at the structure found (a config each)."""
+    for d in tuner.space.queue_delays_us:
+        if d != current.queue_delay_us:
+            current = tuner.climb(current, [[replace(current, queue_delay_us=d)]])
+    if tuner.space.try_preferred and current.preferred_batch_sizes is None:
+        current = tuner.climb(
+            current, [[replace(current, preferred_batch_sizes=(current.max_batch_size or 1,))]]
+        )
+    return current
+
+
 def tune_variants(tuner: Tuner, config: dict[str, object]) -> Variant | None:
     """The coordinate ascent of the module docstring; returns the best variant within the budget."""
     instances, sizes = resolve_space(tuner.space, config)
@@ -232,30 +270,10 @@ def tune_variants(tuner: Tuner, config: dict[str, object]) -> Variant | None:
     mbs0 = int(str(config.get("max_batch_size", 0)))
     current = Variant(_nearest(instances, count), True, _nearest(sizes, mbs0), delay)
     tuner.try_(current)
-    for _ in range(3):  # rounds of coordinate ascent; each round tries every axis once
+    for _ in range(2):  # the scheduling knobs moved the optimum: the structure is searched once more
+        current = _climb_structure(tuner, current, instances, sizes)
         before = current
-        n, size = current.instances or 1, current.max_batch_size or 1
-        current = tuner.climb(
-            current,
-            [
-                [replace(current, max_batch_size=s) for s in sizes if s > size],
-                [replace(current, max_batch_size=s) for s in reversed(sizes) if s < size],
-            ],
-        )
-        current = tuner.climb(
-            current,
-            [
-                [replace(current, instances=k) for k in instances if k > n],
-                [replace(current, instances=k) for k in reversed(instances) if k < n],
-            ],
-        )
-        for d in tuner.space.queue_delays_us:
-            if d != current.queue_delay_us:
-                current = tuner.climb(current, [[replace(current, queue_delay_us=d)]])
-        if tuner.space.try_preferred and current.preferred_batch_sizes is None:
-            current = tuner.climb(
-                current, [[replace(current, preferred_batch_sizes=(current.max_batch_size or 1,))]]
-            )
+        current = _climb_knobs(tuner, current)
         if current == before:
             break
     if (
