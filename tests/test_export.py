@@ -62,6 +62,9 @@ def test_mlp_torchscript_config_golden_and_spec_file(repo: Path) -> None:
         "other fresh random values",
     ]
     assert result.max_abs_diff < 1e-5
+    # The proof's time holds its eager reference runs (batch 3, two fresh draws) beside the reload and checks.
+    assert set(result.seconds) == {"plan", "build", "proof", "reference"}
+    assert result.seconds["proof"] > result.seconds["reference"] > 0 and result.seconds["build"] > 0
     golden = load_golden(repo / "mlp")
     assert golden.inputs["INPUT__0"].shape == (2, 16)  # with the batch dim, as sent on the wire
     np.testing.assert_allclose(golden.outputs["OUTPUT__0"], model(x).detach().numpy(), rtol=1e-6)

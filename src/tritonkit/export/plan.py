@@ -1,12 +1,15 @@
 """Planning an export: run the eager model, infer the spec, and gather the cases the artifact must pass.
 
-`plan_export` returns an `ExportPlan` value (spec, config text, proof cases, golden sample, how to build
-the artifact). It runs the model but writes nothing; `run.py` builds and proves the artifact from it.
+`plan_export` returns an `ExportPlan` value (spec, proof cases, golden sample, how to build the
+artifact). It runs the model but writes nothing; `run.py` renders the config, builds and proves the
+artifact from it. The eager runs made only as the proof's references (another batch size, fresh values)
+are timed apart (`seconds["reference"]`), so that an export's cost and its proof's are reported apart.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +31,6 @@ from tritonkit.export.tensors import (
 )
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec
 from tritonkit.repository.golden import GoldenSample
-from tritonkit.repository.render import render_config
 
 DynamicDims = str | Mapping[Any, Sequence[int]] | None  # "all" or {input name or index: config axes}
 Outputs = list[tuple[OutputPath, Any]]  # (path in the result, tensor) per output, in order
@@ -59,10 +61,10 @@ class ExportPlan:
     onnx_dynamic_axes: dict[str, list[int]]
     cases: list[ProofInput]
     golden: GoldenSample
-    config_text: str
     artifact_name: str
     rtol: float
     atol: float
+    config_text: str = ""  # rendered by export_model, once the recorded spec's other fields are kept
     seconds: dict[str, float] = field(default_factory=dict)  # filled in as the export runs
 
 
@@ -205,13 +207,23 @@ def plan_export(
     batch0 = _batch_size(tensors, max_batch_size, "the example") if batching else None
     asked = dynamic_axes(dynamic_dims, in_names, [t.dim() - offset for t in tensors])
 
-    def run_case(label: str, case_tensors: tuple[Any, ...], *, must_run: bool) -> _Case | None:
+    # Seconds of the eager runs made only as the proof's references. The length cases and a second
+    # example are not among them: the config's variable output dims are read off their outputs.
+    reference = [0.0]
+
+    def run_case(
+        label: str, case_tensors: tuple[Any, ...], *, must_run: bool, reference_only: bool = False
+    ) -> _Case | None:
+        started = time.perf_counter()
         try:
             case_items = run_eager(call, case_tensors, label)
         except ExportError:
             if must_run:
                 raise
             return None  # inputs the model itself refuses prove nothing
+        finally:
+            if reference_only:
+                reference[0] += time.perf_counter() - started
         if [p for p, _ in case_items] != paths:
             raise ExportError(f"the model returns other outputs on {label} than on the example")
         batch = _batch_size(case_tensors, max_batch_size, label) if batching else None
@@ -224,7 +236,8 @@ def plan_export(
     if batching and max_batch_size > 1 and batch0 is not None:
         other = batch0 + 1 if batch0 < max_batch_size else batch0 - 1
         sizes = {(i, 0): other for i in range(len(tensors))}
-        cases.append(run_case(f"batch size {other}", _resized(tensors, sizes, 2), must_run=False))
+        resized = _resized(tensors, sizes, 2)
+        cases.append(run_case(f"batch size {other}", resized, must_run=False, reference_only=True))
     # Dynamic dims grouped by their example size: each group proven at one other length.
     groups: dict[int, list[tuple[int, int]]] = {}
     for i, (t, axes) in enumerate(zip(tensors, asked, strict=True)):
@@ -246,8 +259,8 @@ def plan_export(
         cases.append(run_case("the second example", given_second.tensors, must_run=True))
     # Other values, same shapes: where a trace froze a branch without a TracerWarning, this disagrees.
     # Two draws, so that a branch on the sign of a sum is unlikely to be missed by both.
-    cases.append(run_case("fresh random values", _resized(tensors, {}, 7), must_run=False))
-    cases.append(run_case("other fresh random values", _resized(tensors, {}, 8), must_run=False))
+    for seed, label in ((7, "fresh random values"), (8, "other fresh random values")):
+        cases.append(run_case(label, _resized(tensors, {}, seed), must_run=False, reference_only=True))
     ran = [c for c in cases if c is not None]
 
     batch_sizes = [c.batch for c in ran if c.batch is not None]
@@ -328,10 +341,10 @@ def plan_export(
             atol=atol,
             meta={"format": fmt, "method": method, "version": version, "source": "tritonkit export"},
         ),
-        config_text=render_config(spec),
         artifact_name=_artifact_name(spec),
         rtol=rtol,
         atol=atol,
+        seconds={"reference": reference[0]},
     )
 
 
