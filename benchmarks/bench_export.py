@@ -40,7 +40,7 @@ GOAL = 1.2
 ZOO_GOAL = 1.3
 RUNS = 30
 CLI_RUNS = 5
-ZOO_RUNS = {"torchscript": 7, "onnx": 3}  # an ONNX export takes seconds, a trace a fraction of one
+ZOO_RUNS = {"torchscript": 15, "onnx": 3}  # an ONNX export takes seconds, a trace a fraction of one
 
 MODEL_PY = textwrap.dedent(
     """
