@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tritonkit.validate.context import ModelContext
     from tritonkit.validate.findings import Finding, Rule, Severity
 
-FAMILY = Family("artifact", "model files (model.pt, model.onnx) against their config, by a dry run")
+FAMILY = Family("artifact", "model files (model.pt, .pt2, .onnx) against their config, by a dry run")
 _NOTICED = "the backend's ValidateInputs/ValidateOutputs at load (pytorch_backend, onnxruntime_backend)"
 _UNNOTICED = "none: the server does not notice it (PLATFORM.md); found only by running the model"
 SKIPPED = FAMILY.rule(
