@@ -80,13 +80,14 @@ def scan_model_folder(path: Path, name: str | None = None) -> ModelFolder:
         entry_name = entry.name
         try:
             is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
         except OSError:
             model.broken_links.append(entry_name)
             continue
         if not is_dir:
-            if entry_name == CONFIG_FILE and entry.is_file():
+            if entry_name == CONFIG_FILE and is_file:
                 model.has_config = True
-            elif entry.is_symlink() and not entry.is_file():  # dangling or looping: neither file nor folder
+            elif not is_file and entry.is_symlink():  # dangling or looping: neither file nor folder
                 model.broken_links.append(entry_name)
             continue
         if entry_name == CONFIG_FILE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,18 @@ def tensors(items: Any) -> list[Tensor]:
         dims = [int(d) for d in t.dims]
         out.append(Tensor(t.name, config_type_name(t.data_type), dims, dims if reshape is None else reshape))
     return out
+
+
+_INDEXED = re.compile(r"^.+__(\d+)$")
+
+
+def indexed_positions(names: list[str]) -> list[int] | None:
+    """The NAME__INDEX numbers of `names` when every one has one (how the PyTorch backend maps tensors to
+    forward arguments and results), else None."""
+    matches = [_INDEXED.match(n) for n in names]
+    if not names or not all(matches):
+        return None
+    return [int(m.group(1)) for m in matches if m]
 
 
 def zeros_shape(t: Tensor, batch: int | None, variable: int = 1) -> list[int]:

@@ -5,7 +5,6 @@ torch is imported only here, only when such a file exists."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from tritonkit.validate.rules.artifact.common import (
@@ -13,10 +12,10 @@ from tritonkit.validate.rules.artifact.common import (
     UNLOADABLE,
     Checks,
     first_line,
+    indexed_positions,
 )
 from tritonkit.validate.rules.artifact.torchscript import dry_run
 
-_INDEXED = re.compile(r"^.+__(\d+)$")
 # torch.export specialises sizes 0 and 1, so a dynamic dim of a package accepts 2 and up: the dry run
 # puts 2 where the config has -1 (TorchScript's check puts 1).
 _VARIABLE = 2
@@ -40,8 +39,7 @@ def check_pt2(ctx: Checks, path: Path, shown: str) -> None:
         )
         return
     names = [t.name for t in ctx.inputs]
-    indexed = [_INDEXED.match(n) for n in names]
-    positions = [int(m.group(1)) for m in indexed if m] if names and all(indexed) else list(range(len(names)))
+    positions = indexed_positions(names) or list(range(len(names)))
     if sorted(positions) != list(range(len(positions))):
         ctx.add(
             INPUT_MISMATCH,

@@ -4,7 +4,6 @@ tensors of the configured shapes. torch is imported only here, only when such a 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,10 @@ from tritonkit.validate.rules.artifact.common import (
     check_output,
     dry_run_failed,
     first_line,
+    indexed_positions,
     unlisted,
     zeros_shape,
 )
-
-_INDEXED = re.compile(r"^.+__(\d+)$")
 
 
 def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
@@ -50,11 +48,11 @@ def check_torchscript(ctx: Checks, path: Path, shown: str) -> None:
     except (AttributeError, RuntimeError):
         arg_names, required = [], []
     names = [t.name for t in ctx.inputs]
-    indexed = [_INDEXED.match(n) for n in names]
+    indexed = indexed_positions(names)
     positions: list[int] = list(range(len(names)))
     ok = True
-    if names and all(indexed):
-        positions = [int(m.group(1)) for m in indexed if m]
+    if indexed is not None:
+        positions = indexed
         for i, (name, pos) in enumerate(zip(names, positions, strict=True)):
             if arg_names and pos >= len(arg_names):
                 ok = False
@@ -159,8 +157,7 @@ def torch_outputs(ctx: Checks, result: Any, batch: int | None, shown: str) -> No
         )
         return
     names = [t.name for t in ctx.outputs]
-    indexed = [_INDEXED.match(n) for n in names]
-    indices = [int(m.group(1)) for m in indexed if m] if names and all(indexed) else list(range(len(names)))
+    indices = indexed_positions(names) or list(range(len(names)))
     for i, (t, index) in enumerate(zip(ctx.outputs, indices, strict=True)):
         if index >= len(result):
             ctx.add(
