@@ -94,17 +94,46 @@ URI = RemoteURI("s3", "models", "repo", "127.0.0.1:9000")
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def test_new_model_uploads_versions_model_file_last_then_config(tmp_path: Path) -> None:
+def test_new_model_with_one_version_is_published_config_first_model_file_last(tmp_path: Path) -> None:
+    # Every state before the last upload lacks the only version's model file: it fails to load, the
+    # server reverts the model's timestamp and tries again, so no mtime comparison (and no wait) is needed.
     local = _files(
         tmp_path, {"m/config.pbtxt": CONFIG, "m/1/model.py": "x", "m/1/weights.bin": "w", "m/golden.npz": "g"}
     )
     plan = plan_push(local, {}, {}, repository="r", uri=URI)
     assert [(s.action, s.relative) for s in plan.steps] == [
+        ("config", "m/config.pbtxt"),
         ("upload", "m/golden.npz"),
         ("upload", "m/1/weights.bin"),
         ("upload", "m/1/model.py"),
+    ]
+    assert plan.floors == {}
+
+
+def test_new_model_with_two_versions_uploads_versions_then_the_config(tmp_path: Path) -> None:
+    # version 1 complete would load before version 2 is up: the config must come last (and be newer)
+    local = _files(tmp_path, {"m/config.pbtxt": CONFIG, "m/1/model.py": "x", "m/2/model.py": "y"})
+    plan = plan_push(local, {}, {}, repository="r", uri=URI)
+    assert [(s.action, s.relative) for s in plan.steps] == [
+        ("upload", "m/1/model.py"),
+        ("upload", "m/2/model.py"),
         ("config", "m/config.pbtxt"),
     ]
+
+
+def test_the_configs_default_model_filename_is_the_model_file_uploaded_last(tmp_path: Path) -> None:
+    config = CONFIG + 'default_model_filename: "a_runtime.py"\n'
+    local = _files(tmp_path, {"m/config.pbtxt": config, "m/1/a_runtime.py": "x", "m/1/z.bin": "w"})
+    plan = plan_push(local, {}, {}, repository="r", uri=URI)
+    assert [s.relative for s in plan.steps] == ["m/config.pbtxt", "m/1/z.bin", "m/1/a_runtime.py"]
+
+
+def test_an_interrupted_first_push_is_finished_without_force(tmp_path: Path) -> None:
+    # config and weights are up, the model file is not: nothing was loadable, so nothing is "served"
+    full = _files(tmp_path, {"m/config.pbtxt": CONFIG, "m/1/model.py": "x", "m/1/weights.bin": "w"})
+    remote = _remote([f for f in full if f.relative != "m/1/model.py"], T0)
+    plan = plan_push(full, remote, {"m": CONFIG}, repository="r", uri=URI)
+    assert [(s.action, s.relative) for s in plan.steps] == [("upload", "m/1/model.py")]
 
 
 def test_new_version_is_pinned_then_published_by_the_config(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """push, validate and the real Triton server against a real S3 server (SeaweedFS, one per session).
 
-The polling test runs one real tritonserver on `s3://...` in poll mode through three pushes: version 2
+The polling test runs one real tritonserver on `s3://...` in poll mode through four pushes: version 2
 is picked up with no failed load in the log, and pushes killed with SIGKILL and SIGINT in the middle of
-a large upload leave it serving version 2; the next push finishes the job and version 3 loads.
+a large upload leave it serving version 2; the next push finishes the job and version 3 loads; a new
+model pushed config-first (no timestamp wait) loads only once complete.
 """
 
 from __future__ import annotations
@@ -115,10 +116,10 @@ class PollingServer:
     log: Path
     shm_prefix: str
 
-    def version_ready(self, version: int) -> bool:
+    def version_ready(self, version: int, model: str = "add_sub") -> bool:
         try:
             with urllib.request.urlopen(
-                f"http://{self.http}/v2/models/add_sub/versions/{version}/ready", timeout=2
+                f"http://{self.http}/v2/models/{model}/versions/{version}/ready", timeout=2
             ) as answer:
                 return answer.status == 200
         except (urllib.error.HTTPError, OSError):
@@ -220,15 +221,15 @@ TritonPythonModel.execute = _scaled_execute
 """
 
 
-def _interrupted_push(repo: Path, uri: str, s3: S3Server, sig: int) -> int:
-    """Start a push, send `sig` once the pin is up and the big upload runs; the exit code."""
+def _interrupted_push(repo: Path, uri: str, s3: S3Server, sig: int, after: str = "pin") -> int:
+    """Start a push, send `sig` once the `after` step is up and the big upload runs; the exit code."""
     process = subprocess.Popen(
         [*TRITONKIT, "push", str(repo), uri], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=os.environ | _env(s3), stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert process.stderr is not None
     for line in process.stderr:
-        if line.strip().startswith("pin"):
+        if line.strip().startswith(after):
             time.sleep(0.3)
             break
     process.send_signal(sig)
@@ -272,6 +273,54 @@ def test_polling_server_sees_whole_versions_only(
     _wait(lambda: server.version_ready(3), 30, "version 3 was not served", server)
     assert infer_add_sub(server.http)["OUTPUT0"] == [3.0, 6.0, 9.0, 12.0]
     assert server.errors() == [], "a polling server logged a failed load"
+
+    # A new model on the polled prefix is published config first, its model file last, with no wait:
+    # every earlier state fails to load and is retried (core reverts the model's timestamp), so the
+    # first state that loads is the complete one. A half version would say "weights.bin missing".
+    added = cli(
+        "add", "fresh", "--backend", "python", "--repo", str(repo),
+        "-i", "INPUT0:fp32:4", "-i", "INPUT1:fp32:4", "-o", "OUTPUT0:fp32:4", "-o", "OUTPUT1:fp32:4",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    folder = repo / "fresh" / "1"
+    with open(folder / "weights.bin", "wb") as handle:
+        handle.write(os.urandom(64 * 1024 * 1024))
+    (folder / "model.py").write_text((folder / "model.py").read_text() + _SCALE.format(scale=5.0, need=True))
+    dry = cli("push", str(repo), uri, "--dry-run", env=_env(s3_server))
+    steps = [
+        line.split()[:2] for line in dry.stdout.splitlines() if line.split()[:1] in (["upload"], ["config"])
+    ]
+    assert steps == [
+        ["config", "fresh/config.pbtxt"],
+        ["upload", "fresh/1/weights.bin"],
+        ["upload", "fresh/1/model.py"],
+    ]
+    # killed once the config is up: polls see a model with no version and fail; the next push completes it
+    process = subprocess.Popen(
+        [*TRITONKIT, "push", str(repo), uri], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | _env(s3_server), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = s3_server.client()
+    key = f"{uri.split('/', 4)[4]}/fresh/config.pbtxt"
+    _wait(
+        lambda: client.list_objects_v2(Bucket="models", Prefix=key).get("KeyCount"), 30, "no config", server
+    )  # type: ignore[attr-defined]
+    process.kill()
+    process.wait(timeout=30)
+    _wait(
+        lambda: any("fresh" in line for line in server.errors()),
+        15,
+        "no poll of the unfinished model",
+        server,
+    )
+    assert not server.version_ready(1, "fresh")
+    finished = cli("push", str(repo), uri, env=_env(s3_server))
+    assert finished.returncode == 0, finished.stderr
+    _wait(lambda: server.version_ready(1, "fresh"), 30, "the new model was not served", server)
+    assert infer_add_sub(server.http, "fresh")["OUTPUT0"] == [5.0, 10.0, 15.0, 20.0]
+    assert server.version_ready(3) and infer_add_sub(server.http)["OUTPUT0"] == [3.0, 6.0, 9.0, 12.0]
+    failed = server.errors()  # the unfinished model's failed loads, retried each poll; nothing else
+    assert failed and all("fresh" in line and "half a version" not in line for line in failed), failed
 
 
 # ---------------------------------------------------------------------------------------------- serve s3://

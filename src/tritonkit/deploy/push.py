@@ -11,17 +11,27 @@ reloads a model whose newest file mtime grew, then loads the versions its `versi
    last, since the server's auto-complete recognises a version by it;
 3. the local `config.pbtxt` last: one atomic PUT that makes the new versions visible complete.
 
+Triton compares mtimes with `>` (core `ModelTimestamp::IsModified`), and S3 times have one-second steps:
+each config PUT is repeated until it is strictly newer than every object uploaded before it, or a poll
+that saw the other files in that second would never see the config (up to a second's wait).
+
+A model with nothing loadable remotely (no version folder holds its model file) and one version to push
+is *published first-config* instead: its config first, then the files, the model file last. Every state
+before the last upload lacks the model file of the only version, and the server reverts the timestamp
+of a model that failed to load (core `ModelRepositoryManager::LoadModelByDependency`: "revert the
+timestamp to ensure the next load request will attempt to load the model again"), so the first state
+that loads is the complete one, whatever the clock says: no second's wait on a first push.
+
 A push stopped anywhere (Ctrl-C, SIGKILL) leaves the pin or the previous config: the server goes on
 serving the previous versions, and the next push finishes the job. A served version whose files differ
-is never overwritten (a new version number is the way; `force` overrides). Triton compares mtimes with
-`>`, and S3 times have one-second steps: each config PUT is repeated until it is strictly newer than
-every object uploaded before it.
+is never overwritten (a new version number is the way; `force` overrides).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tritonkit.errors import FindingsError, InterruptedByUser, RepositoryError, UsageError
-from tritonkit.model.backends import BACKEND_FILES, PLATFORM_FILES
+from tritonkit.model.backends import BACKEND_FILES, PLATFORM_FILES, model_file_for
 from tritonkit.repository.remote import ENDPOINT_KEY_CHARS, RemoteURI, parse_remote_uri
 from tritonkit.repository.scan import CONFIG_FILE, scan_repository, version_of
 
@@ -135,6 +145,14 @@ def scan_local(repository: Path) -> list[LocalFile]:
     A file's sha256 is read again only when its size, mtime or inode changed since the last push
     (a cache in $XDG_CACHE_HOME/tritonkit/sha256.json): a re-push of a large unchanged model costs a stat.
     """
+    files, hashes = _scan(repository)
+    if hashes is not None:
+        _save_hashes(hashes)
+    return files
+
+
+def _scan(repository: Path) -> tuple[list[LocalFile], dict[str, list[Any]] | None]:
+    """The files, and the updated hash cache when a digest was computed (None: nothing to save)."""
     hashes = _load_hashes()
     changed = False
     files: list[LocalFile] = []
@@ -156,9 +174,36 @@ def scan_local(repository: Path) -> list[LocalFile]:
                     hashes[key] = [*stamp, digest]
                     changed = True
                 files.append(LocalFile(path.relative_to(repository).as_posix(), path, stat.st_size, digest))
-    if changed:
-        _save_hashes(hashes)
-    return files
+    return files, hashes if changed else None
+
+
+class _Background:
+    """`scan_local` on a daemon thread, so the sha256 pass (hashlib and file reads release the GIL) runs on
+    the other core while the main thread validates, imports boto3 and lists the bucket. A daemon, so
+    Ctrl-C during a long hash ends the process at once; the hash cache is written by `result()` on the
+    caller's thread (a refused push leaves no half-written cache), which re-raises what the scan raised."""
+
+    def __init__(self, repository: Path) -> None:
+        self._files: list[LocalFile] = []
+        self._hashes: dict[str, list[Any]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(repository,), daemon=True)
+        self._thread.start()
+
+    def _run(self, repository: Path) -> None:
+        try:
+            self._files, self._hashes = _scan(repository)
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> list[LocalFile]:
+        while self._thread.is_alive():
+            self._thread.join(0.1)  # a bounded join: Ctrl-C still reaches the main thread
+        if self._error is not None:
+            raise self._error
+        if self._hashes is not None:
+            _save_hashes(self._hashes)
+        return self._files
 
 
 def _same(local: LocalFile, remote: RemoteObject | None) -> bool:
@@ -215,10 +260,39 @@ def _version(relative: str) -> int | None:
     return version_of(parts[1]) if len(parts) > 2 else None
 
 
-def _upload_order(item: LocalFile) -> tuple[int, int, str]:
+def model_file_of(config_text: str | None) -> str | None:
+    """The file name the server loads from each version folder under this config (None: not known)."""
+    if config_text is None:
+        return None
+    from tritonkit.model.schema import parse_config_safely
+
+    config, _ = parse_config_safely(config_text)
+    if config is None:
+        return None
+    return model_file_for(config.platform, config.backend, config.default_model_filename or None)
+
+
+def _holds(keys: Iterable[str], model: str, version: int, name: str) -> bool:
+    """Whether `model/version/name` is an object or a folder of objects among `keys`."""
+    exact = f"{model}/{version}/{name}"
+    return any(k == exact or k.startswith(exact + "/") for k in keys)
+
+
+def _loadable_versions(model: str, keys: Iterable[str], model_file: str | None) -> set[int]:
+    """The version folders among `keys` the server could load: those holding the model file (a folder
+    without it fails to load, so it is served by no one); all of them when the model file is unknown."""
+    keys = list(keys)
+    versions = {v for k in keys if (v := _version(k)) is not None}
+    if model_file is None:
+        return versions
+    return {v for v in versions if _holds(keys, model, v, model_file)}
+
+
+def _upload_order(item: LocalFile, model_file: str | None = None) -> tuple[int, int, str]:
     version = _version(item.relative)
     parts = item.relative.split("/")
-    is_model_file = version is not None and len(parts) == 3 and parts[2] in _MODEL_FILES
+    names = {model_file} if model_file else _MODEL_FILES
+    is_model_file = version is not None and len(parts) == 3 and parts[2] in names
     # other model files, then versions in order, each with its model file last
     return (version + 1 if version is not None else 0, int(is_model_file), item.relative)
 
@@ -232,7 +306,8 @@ def plan_push(
     uri: RemoteURI,
     force: bool = False,
 ) -> PushPlan:
-    """The ordered steps that bring `remote` (relative path -> object) to `local`. Pure.
+    """The ordered steps that bring `remote` (relative path -> object) to `local`. Pure but for reading
+    the local configs (for the model file) and, where a remote ETag is an MD5, local files.
 
     `remote_configs` holds the text of each remote config.pbtxt (by model), for pins.
     """
@@ -260,8 +335,8 @@ def plan_push(
         times = [o.modified for o in model_remote.values() if o.modified is not None]
         if times:
             floors[model] = max(times)
-        remote_versions = {v for k in model_remote if (v := _version(k)) is not None}
         old_config = remote_configs.get(model)
+        remote_versions = _loadable_versions(model, model_remote, model_file_of(old_config))
         served = served_versions(old_config, remote_versions)
         config_rel = f"{model}/{CONFIG_FILE}"
         config = next((f for f in files if f.relative == config_rel), None)
@@ -272,7 +347,21 @@ def plan_push(
                 "tritonkit never overwrites a served version",
                 hint="add a new version (e.g. tritonkit export --next) or push with --force",
             )
-        others = sorted((f for f in changed if f.relative != config_rel), key=_upload_order)
+        model_file = model_file_of(_read_text(config.path)) if config is not None else None
+        others = sorted(
+            (f for f in changed if f.relative != config_rel), key=lambda f: _upload_order(f, model_file)
+        )
+        if config is not None and _first_config(model, files, others, model_remote, model_file):
+            if config in changed:
+                steps.append(
+                    PushStep(
+                        "config", model, config_rel, config.size, config.sha256,
+                        "first: nothing loads until the model file, uploaded last, completes the version",
+                        path=config.path,
+                    )
+                )  # fmt: skip
+            steps.extend(_uploads(model, others, remote))
+            continue
         if others and old_config is not None and served:
             data = pin_config(old_config, served)
             steps.append(
@@ -281,9 +370,7 @@ def plan_push(
                     f"keeps version {','.join(map(str, served))} served while the upload runs", data=data,
                 )
             )  # fmt: skip
-        for f in others:
-            reason = "new" if f.relative not in remote else "changed"
-            steps.append(PushStep("upload", model, f.relative, f.size, f.sha256, reason, path=f.path))
+        steps.extend(_uploads(model, others, remote))
         if config is not None and (config in changed or others):
             reason = "publishes the new files" if others else "changed"
             steps.append(
@@ -292,6 +379,39 @@ def plan_push(
     local_set = {f.relative for f in local}
     remote_only = tuple(sorted(k for k in remote if k not in local_set))
     return PushPlan(repository, str(uri), tuple(steps), unchanged, remote_only, floors)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _uploads(model: str, files: list[LocalFile], remote: dict[str, RemoteObject]) -> list[PushStep]:
+    return [
+        PushStep("upload", model, f.relative, f.size, f.sha256, "changed" if f.relative in remote else "new",
+                 path=f.path)
+        for f in files
+    ]  # fmt: skip
+
+
+def _first_config(
+    model: str,
+    files: list[LocalFile],
+    uploads: list[LocalFile],
+    model_remote: dict[str, RemoteObject],
+    model_file: str | None,
+) -> bool:
+    """Whether the model may be published config first (see the module docstring): its model file is
+    known, nothing remote is loadable, one version is pushed, and its model file is the last upload."""
+    if model_file is None or _loadable_versions(model, model_remote, model_file):
+        return False
+    versions = {v for f in files if (v := _version(f.relative)) is not None}
+    if len(versions) != 1 or not uploads:
+        return False
+    (version,) = versions
+    return uploads[-1].relative == f"{model}/{version}/{model_file}"
 
 
 @dataclass(frozen=True)
@@ -323,6 +443,7 @@ def prepare_push(
         raise RepositoryError(
             f"repository {repository} is not a folder", hint="give the local repository to push"
         )
+    hashing = _Background(repository)  # overlaps validation, the bounded probe and the listing
     report = validate_repository(repository, artifacts=artifacts)
     if not report.ok:
         first = report.errors[0]
@@ -334,8 +455,8 @@ def prepare_push(
             hint=f"fix them first (tritonkit validate {repository}); push refuses a repository with errors",
         )
     store = open_store(uri)
-    local = scan_local(repository)
     remote = dict(iter_relative(store))
+    local = hashing.result()
     # sha256 from metadata only where the size matches (a HEAD each); other objects differ anyway
     sizes = {f.relative: f.size for f in local}
     for relative, obj in list(remote.items()):
@@ -359,6 +480,8 @@ def _put_newer(store: S3Store, step: PushStep, floor: datetime | None) -> dateti
     data = step.data if step.data is not None else Path(step.path or "").read_bytes()
     for _ in range(5):
         store.put_bytes(key, data, sha256=step.sha256)
+        if floor is None:  # nothing to be newer than (a first-config publish): no HEAD needed
+            return None
         head = store.head(key)
         modified = head.modified if head is not None else None
         if floor is None or modified is None or modified > floor:
