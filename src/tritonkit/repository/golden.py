@@ -30,8 +30,9 @@ class GoldenSample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def save_golden(model_dir: Path, sample: GoldenSample) -> Path:
-    """Write the sample into `model_dir` (atomically) and return its path."""
+def save_golden(model_dir: Path, sample: GoldenSample, *, atomic: bool = True) -> Path:
+    """Write the sample into `model_dir` (atomically, unless `model_dir` is a private staging folder
+    no reader sees before it is renamed into place) and return its path."""
     import numpy as np
 
     from tritonkit.repository.layout import write_bytes_atomic
@@ -47,7 +48,10 @@ def save_golden(model_dir: Path, sample: GoldenSample) -> Path:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     target = model_dir / GOLDEN_FILE
-    write_bytes_atomic(target, buffer.getvalue())
+    if atomic:
+        write_bytes_atomic(target, buffer.getvalue())
+    else:
+        target.write_bytes(buffer.getvalue())
     return target
 
 

@@ -136,8 +136,26 @@ def held_folder(target: Path, kind: str = "staging") -> Iterator[Path]:
             os.close(fd)
 
 
+_umask_snapshot: int | None = None
+
+
+@contextlib.contextmanager
+def umask_snapshot() -> Iterator[None]:
+    """Read the umask once for a block that writes several files (an export: staging folder, golden,
+    spec): `current_umask` then answers from the snapshot instead of reading /proc each time."""
+    global _umask_snapshot
+    outer = _umask_snapshot
+    _umask_snapshot = current_umask() if outer is None else outer
+    try:
+        yield
+    finally:
+        _umask_snapshot = outer
+
+
 def current_umask() -> int:
     """The process umask, read without changing it (os.umask can only set it, racing other threads)."""
+    if _umask_snapshot is not None:
+        return _umask_snapshot
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
