@@ -480,11 +480,11 @@ def _put_newer(store: S3Store, step: PushStep, floor: datetime | None) -> dateti
     data = step.data if step.data is not None else Path(step.path or "").read_bytes()
     for _ in range(5):
         store.put_bytes(key, data, sha256=step.sha256)
-        if floor is None:  # nothing to be newer than (a first-config publish): no HEAD needed
+        if floor is None:  # nothing to be newer than (e.g. a first-config publish): no HEAD needed
             return None
         head = store.head(key)
         modified = head.modified if head is not None else None
-        if floor is None or modified is None or modified > floor:
+        if modified is None or modified > floor:
             return modified
         time.sleep(max(0.05, 1.05 - (time.time() % 1)))  # S3 times move in whole seconds
     return modified
