@@ -16,7 +16,7 @@ from tritonkit.repository.scan import scan_model_folder
 from tritonkit.validate.context import RepositoryContext
 from tritonkit.validate.engine import load_config, model_context, validate_repository
 from tritonkit.validate.findings import Finding
-from tritonkit.validate.rules import RULES, artifact
+from tritonkit.validate.rules import RULES, artifact, schema
 
 pytestmark = pytest.mark.torch
 FORMATS = ("torchscript", "onnx")
@@ -49,6 +49,7 @@ def check_model_artifacts(repo: Path, name: str) -> list[Finding]:
     with contextlib.chdir(repo):
         model = model_context(scan_model_folder(Path(name)))
         assert load_config(model) == []
+        schema.complete_backend(model, None)  # as validate_repository does after each parse
         findings = artifact.check(model, RepositoryContext(Path("."), {name: model}))
     EMITTED.update(f.rule for f in findings)
     return findings

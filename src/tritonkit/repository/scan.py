@@ -8,6 +8,8 @@ thousands of them on every push).
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 from tritonkit.errors import RepositoryError
 
 CONFIG_FILE = "config.pbtxt"
+_NAME = operator.attrgetter("name")  # sort key of directory entries
 
 
 def is_version_name(name: str) -> bool:
@@ -35,15 +38,28 @@ def version_of(name: str) -> int | None:
 
 @dataclass
 class ModelFolder:
-    """A model folder as found on disk (names are folder entry names, sorted)."""
+    """A model folder as found on disk (names are folder entry names, sorted).
+
+    Paths are kept as the strings the scan read (`location`, `version_dirs`); `path` and `versions` make
+    `Path` objects on first use, since validate scans thousands of folders and mostly needs neither.
+    """
 
     name: str  # the folder name: what Triton calls the model
-    path: Path
+    location: str  # the folder's path, as given (relative when the repository was)
     has_config: bool = False
-    versions: dict[int, Path] = field(default_factory=dict)  # the version folders Triton loads
+    version_dirs: dict[int, str] = field(default_factory=dict)  # version -> its folder's path string
     leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
     other_dirs: list[str] = field(default_factory=list)  # non-hidden folders that are not versions
     broken_links: list[str] = field(default_factory=list)  # links that point nowhere (or loop)
+
+    @functools.cached_property
+    def path(self) -> Path:
+        return Path(self.location)
+
+    @functools.cached_property
+    def versions(self) -> dict[int, Path]:
+        """The version folders Triton loads: version -> folder."""
+        return {v: self.path / os.path.basename(d) for v, d in self.version_dirs.items()}
 
     @property
     def config_path(self) -> Path:
@@ -68,12 +84,13 @@ class RepositoryScan:
         return [m.name for m in self.models]
 
 
-def scan_model_folder(path: Path, name: str | None = None) -> ModelFolder:
+def scan_model_folder(path: Path | str, name: str | None = None) -> ModelFolder:
     """One `scandir` of a model folder; an unreadable or missing folder scans as empty."""
-    model = ModelFolder(name=path.name if name is None else name, path=path)
+    location = path if isinstance(path, str) else str(path)
+    model = ModelFolder(name=Path(location).name if name is None else name, location=location)
     try:
-        with os.scandir(path) as listing:
-            entries = sorted(listing, key=_entry_name)
+        with os.scandir(location) as listing:
+            entries = sorted(listing, key=_NAME)
     except OSError:
         return model
     for entry in entries:
@@ -94,7 +111,7 @@ def scan_model_folder(path: Path, name: str | None = None) -> ModelFolder:
             continue  # a folder named config.pbtxt: the layout rules report it
         version = version_of(entry_name)
         if version is not None:
-            model.versions[version] = path / entry_name
+            model.version_dirs[version] = _child(location, entry_name)
         elif is_version_name(entry_name):
             model.leading_zero_dirs.append(entry_name)
         elif not entry_name.startswith("."):
@@ -102,8 +119,11 @@ def scan_model_folder(path: Path, name: str | None = None) -> ModelFolder:
     return model
 
 
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+def _child(folder: str, name: str) -> str:
+    """`str(Path(folder) / name)` without making the Path (a `str(Path)` is already normalized)."""
+    if folder == ".":
+        return name
+    return folder + name if folder.endswith(os.sep) else folder + os.sep + name
 
 
 def scan_repository(repository: Path) -> RepositoryScan:
@@ -111,9 +131,10 @@ def scan_repository(repository: Path) -> RepositoryScan:
 
     Raises RepositoryError when the repository cannot be read.
     """
+    root = str(Path(repository))  # normalized, as the model folders' paths are shown
     try:
-        with os.scandir(repository) as listing:
-            entries = sorted(listing, key=_entry_name)
+        with os.scandir(root) as listing:
+            entries = sorted(listing, key=_NAME)
     except OSError as exc:
         raise RepositoryError(f"cannot read repository {repository}: {exc.strerror}") from exc
     scan = RepositoryScan(path=repository, models=[])
@@ -131,7 +152,7 @@ def scan_repository(repository: Path) -> RepositoryScan:
             continue
         # Every sub-folder is a model to the server, hidden ones too (.ipynb_checkpoints, .git): the core's
         # GetDirectorySubdirs (core/src/filesystem) skips only "." and "..".
-        scan.models.append(scan_model_folder(repository / entry.name, entry.name))
+        scan.models.append(scan_model_folder(_child(root, entry.name), entry.name))
     return scan
 
 
@@ -142,4 +163,4 @@ def list_model_dirs(repository: Path) -> list[ModelFolder]:
 
 def next_version(model_path: Path) -> int:
     """One above the highest version folder Triton would load (1 when there is none)."""
-    return max(scan_model_folder(model_path).versions, default=0) + 1
+    return max(scan_model_folder(model_path).version_dirs, default=0) + 1

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tritonkit.validate.findings import Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from tritonkit.repository.scan import ModelFolder
     from tritonkit.validate.target import Target
 
 
@@ -19,21 +20,32 @@ if TYPE_CHECKING:
 class ModelContext:
     """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
 
+    folder: ModelFolder  # as `repository.scan` found it
     name: str  # the folder name (what Triton calls the model)
-    path: Path
     config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
     has_config: bool = False
     text: str | None = None
     config: Any = None  # inference.ModelConfig, None when absent or unparsable
-    versions: dict[int, Path] = field(default_factory=dict)
+    version_dirs: dict[int, str] = field(default_factory=dict)  # version -> folder path (str: no Path made)
     leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
     other_dirs: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
     ignored: frozenset[str] = frozenset()  # rule ids and families of `# tritonkit: ignore=...` comments
-    # platform and backend as the server completes them (AutoCompleteBackendFields); "" when unknown
-    resolved_platform: str = ""
-    resolved_backend: str = ""
+    # platform and backend as the server sees them after AutoCompleteBackendFields (the config's, else what
+    # the core infers); "" without a parsed config or when the server cannot tell. Set by
+    # `rules.schema.complete_backend` once per model: rules read them many times.
+    platform: str = ""
+    backend: str = ""
     _positions: dict[str, int] | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path
+
+    @property
+    def versions(self) -> dict[int, Path]:
+        """Version -> folder, as Paths (made on first use; `version_dirs` has the same keys)."""
+        return self.folder.versions
 
     def line(self, *paths: str) -> int | None:
         """The line of the first located field path; positions are computed on first use only."""
@@ -61,20 +73,6 @@ class ModelContext:
             if line is None and self.has_config:
                 line = self.line(*paths)
         return rule.finding(message, model=self.name, file=file, line=line, hint=hint, severity=severity)
-
-    @property
-    def platform(self) -> str:
-        """The platform the server sees: the config's, else the one it completes from the backend."""
-        if self.config is None:
-            return ""
-        return str(self.config.platform) or self.resolved_platform
-
-    @property
-    def backend(self) -> str:
-        """The backend the server loads: the config's, else the one it infers (platform, files, name)."""
-        if self.config is None:
-            return ""
-        return str(self.config.backend) or self.resolved_backend
 
     @property
     def is_ensemble(self) -> bool:

@@ -249,13 +249,13 @@ def _members(model: ModelContext, config: Any, steps: list[Any], repo: Repositor
             )
             continue
         # model_version defaults to 0, which means version 0, not the latest (-1).
-        if step.model_version >= 0 and member.versions and step.model_version not in member.versions:
+        if step.model_version >= 0 and member.version_dirs and step.model_version not in member.version_dirs:
             findings.append(
                 model.finding(
                     MISSING_VERSION,
                     f"step {index} asks for version {step.model_version} of {name!r}"
                     + (" (model_version left unset is 0, not the latest)" if step.model_version == 0 else "")
-                    + f", which has versions {sorted(member.versions)}",
+                    + f", which has versions {sorted(member.version_dirs)}",
                     f"{path}.model_version",
                     path,
                     hint="use model_version: -1 for the latest version",

@@ -6,6 +6,7 @@ splitting them would split those mirrors.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.model.dtypes import config_type_name, config_type_names
@@ -131,12 +132,24 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     findings: list[Finding] = []
     max_batch = int(config.max_batch_size)
     platform = str(config.platform)
+    known = _known_types()
     for kind, tensors in (("input", config.input), ("output", config.output)):
         seen: dict[str, int] = {}
         for index, tensor in enumerate(tensors):
-            findings.extend(_check_tensor(model, kind, index, tensor, max_batch, platform))
-            name = str(tensor.name)
-            if name and name in seen:
+            name = tensor.name
+            dims = tensor.dims[:]  # a list in one call (iterating the repeated field boxes each item)
+            if not (  # the common case, decided on plain reads before any message is formatted
+                name
+                and tensor.data_type in known
+                and dims
+                and min(dims) >= WILDCARD  # every dim >= 1 or -1 (_check_tensor's bad-dim)
+                and 0 not in dims
+                and not tensor.HasField("reshape")
+                and (kind != "input" or tensor.format not in (1, 2) or len(dims) == 3)
+                and (not tensor.is_shape_tensor or platform == "tensorrt_plan")
+            ):
+                findings.extend(_check_tensor(model, kind, index, tensor, dims, max_batch, platform))
+            if name in seen:
                 path = f"{kind}[{index}]"
                 # Triton loads it, but a request or response can carry only one tensor of a name.
                 findings.append(
@@ -149,28 +162,22 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                         hint="give every input and output its own name",
                     )
                 )
-            seen.setdefault(name, index)
+            elif name:
+                seen[name] = index
     if config.batch_input or config.batch_output:
         findings.extend(_batch_io(model, config))
     return findings
 
 
+@functools.cache
+def _known_types() -> frozenset[int]:
+    """The DataType numbers a tensor may have: the schema's, TYPE_INVALID (0) excluded."""
+    return frozenset(n for n in config_type_names() if n != 0)
+
+
 def _check_tensor(
-    model: ModelContext, kind: str, index: int, tensor: Any, max_batch: int, platform: str
+    model: ModelContext, kind: str, index: int, tensor: Any, dims: list[int], max_batch: int, platform: str
 ) -> list[Finding]:
-    dims = list(tensor.dims)
-    data_type = tensor.data_type
-    if (  # the common case, decided on plain reads before any message is formatted (validate is per push)
-        tensor.name
-        and data_type != 0
-        and data_type in config_type_names()
-        and dims
-        and all(d >= 1 or d == WILDCARD for d in dims)
-        and not tensor.HasField("reshape")
-        and (kind != "input" or tensor.format not in (1, 2) or len(dims) == 3)
-        and (not tensor.is_shape_tensor or platform == "tensorrt_plan")
-    ):
-        return []
     findings: list[Finding] = []
     path = f"{kind}[{index}]"
     label = f"{kind} {tensor.name!r}" if tensor.name else f"{kind} {path}"

@@ -122,14 +122,14 @@ def model_filename(model: ModelContext) -> str | None:
     if config is None or model.is_ensemble:
         return None
     named = model.name.partition(".")[2]
-    if not config.default_model_filename and not config.backend and named and model.resolved_backend == named:
+    if not config.default_model_filename and not config.backend and named and model.backend == named:
         return f"model.{named}"  # a custom backend named by the folder: model.<backend>
     return model_file_for(model.platform, model.backend, str(config.default_model_filename))
 
 
 def selected_versions(model: ModelContext) -> tuple[list[int], list[int]]:
     """(versions the version policy loads that exist, versions it names that do not exist)."""
-    available = sorted(model.versions)
+    available = sorted(model.version_dirs)
     config = model.config
     if config is None or not config.HasField("version_policy"):
         return available[-1:], []
@@ -138,7 +138,8 @@ def selected_versions(model: ModelContext) -> tuple[list[int], list[int]]:
         return available, []
     if policy.HasField("specific"):
         wanted = sorted(set(int(v) for v in policy.specific.versions))
-        return [v for v in wanted if v in model.versions], [v for v in wanted if v not in model.versions]
+        present = model.version_dirs
+        return [v for v in wanted if v in present], [v for v in wanted if v not in present]
     count = int(policy.latest.num_versions) if policy.HasField("latest") else 1
     return available[-max(count, 1) :], []
 
@@ -165,9 +166,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             )
         )
 
-    in_versions = [
-        v for v, p in sorted(model.versions.items()) if os.path.isfile(os.path.join(p, CONFIG_FILE))
-    ]
+    in_versions = [v for v, p in sorted(model.version_dirs.items()) if os.path.isfile(f"{p}/{CONFIG_FILE}")]
     if not model.has_config:
         findings.extend(_missing_config(model, in_versions, repo))
         return findings
@@ -210,7 +209,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 hint=f"create {', '.join(f'{name}/{v}/' for v in missing)} or fix version_policy",
             )
         )
-    elif not model.versions:
+    elif not model.version_dirs:
         findings.append(
             model.finding(
                 NO_VERSION,
@@ -262,9 +261,9 @@ def _version_folders(model: ModelContext) -> list[Finding]:
             model.finding(
                 VERSION_LEADING_ZERO,
                 f"version folder {folder!r} has leading zeros, so Triton ignores it"
-                + (f" (version {number} is folder {str(number)!r})" if number in model.versions else ""),
+                + (f" (version {number} is folder {str(number)!r})" if number in model.version_dirs else ""),
                 file=str(model.path / folder),
-                hint=f"rename it to {number}" if number not in model.versions else "remove it",
+                hint=f"rename it to {number}" if number not in model.version_dirs else "remove it",
             )
         )
     for other in model.other_dirs:

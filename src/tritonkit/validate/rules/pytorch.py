@@ -52,13 +52,16 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         indexed: dict[int, str] = {}
         plain: list[str] = []
         for position, tensor in enumerate(tensors):
-            name = str(tensor.name)
+            name = tensor.name
             if not name:
                 continue  # io.missing-name says so
-            path = f"{kind}[{position}]"
             match = _INDEXED.match(name)
             if match:
                 number = int(match.group(2))
+                if number < len(tensors) and number not in indexed:  # the common case: nothing to say
+                    indexed[number] = name
+                    continue
+                path = f"{kind}[{position}]"
                 if number in indexed:
                     findings.append(
                         model.finding(
@@ -80,9 +83,12 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                         )
                     )
                 indexed.setdefault(number, name)
-            elif kind == "input" and _IDENTIFIER.match(name):
+                continue
+            if kind == "input" and _IDENTIFIER.match(name):
                 plain.append(name)
-            elif kind == "output":
+                continue
+            path = f"{kind}[{position}]"
+            if kind == "output":
                 findings.append(
                     model.finding(
                         OUTPUT_NAME,

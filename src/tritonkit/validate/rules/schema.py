@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritonkit.validate.findings import Family
+from tritonkit.validate.target import FIELDS_ADDED, PLATFORMS_ADDED
 
 if TYPE_CHECKING:
     from tritonkit.validate.context import ModelContext, RepositoryContext
@@ -84,7 +85,7 @@ KNOWN_PLATFORMS = (*PLATFORM_BACKENDS, "ensemble")
 
 def _first_version_content(model: ModelContext) -> tuple[Path | None, set[str]]:
     """The first subfolder by name (any subfolder: the core's GetDirectorySubdirs) and its entries."""
-    folders = sorted([*(str(v) for v in model.versions), *model.leading_zero_dirs, *model.other_dirs])
+    folders = sorted([*(str(v) for v in model.version_dirs), *model.leading_zero_dirs, *model.other_dirs])
     if not folders:
         return None, set()
     first = model.path / folders[0]
@@ -95,7 +96,7 @@ def _first_version_content(model: ModelContext) -> tuple[Path | None, set[str]]:
 
 
 def complete_backend(model: ModelContext, target: Target | None) -> None:
-    """Fill `model.resolved_platform/backend` the way the server's AutoCompleteBackendFields does (r24.10
+    """Fill `model.platform/backend` the way the server's AutoCompleteBackendFields does (r24.10
     and later: the libtorch alias and torch_aoti only from the releases that added them)."""
     config = model.config
     platform, backend, default_file = (
@@ -104,7 +105,7 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
         str(config.default_model_filename),
     )
     if backend and backend not in ("tensorflow", "tensorrt", "onnxruntime", "pytorch"):
-        model.resolved_platform, model.resolved_backend = platform, backend  # python, custom: nothing to add
+        model.platform, model.backend = platform, backend  # python, custom: nothing to add
         return
     # The core looks into the first version folder only when neither platform nor file names the backend.
     looks = not platform and not default_file and backend in ("", "tensorflow")
@@ -162,7 +163,7 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
         platform = platform or "onnxruntime_onnx"
     elif backend == "pytorch":
         platform = platform or "pytorch_libtorch"
-    model.resolved_platform, model.resolved_backend = platform, backend
+    model.platform, model.backend = platform, backend
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
@@ -271,8 +272,6 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 def _target(model: ModelContext, target: Target) -> list[Finding]:
     """Fields and platforms newer than the target release (its server's parser or core refuses them)."""
-    from tritonkit.validate.target import PLATFORMS_ADDED
-
     findings: list[Finding] = []
     platform = model.platform
     since = PLATFORMS_ADDED.get(platform)
@@ -304,8 +303,6 @@ def _target(model: ModelContext, target: Target) -> list[Finding]:
 @functools.cache
 def _newer_fields(target: Target) -> tuple[tuple[str, str, str], ...]:
     """(path, release, field name) of the fields newer than `target`: the same for every model."""
-    from tritonkit.validate.target import FIELDS_ADDED
-
     return tuple((p, s, p.rsplit(".", 1)[1]) for p, s in FIELDS_ADDED.items() if not target.knows(s))
 
 
