@@ -166,7 +166,9 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             )
         )
 
-    in_versions = [v for v, p in sorted(model.version_dirs.items()) if os.path.isfile(f"{p}/{CONFIG_FILE}")]
+    versions = model.version_dirs
+    ordered = sorted(versions) if len(versions) > 1 else versions
+    in_versions = [v for v in ordered if _config_in(versions[v])]
     if not model.has_config:
         findings.extend(_missing_config(model, in_versions, repo))
         return findings
@@ -193,7 +195,8 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
             )
         )
 
-    findings.extend(_version_folders(model))
+    if model.leading_zero_dirs or model.other_dirs:
+        findings.extend(_version_folders(model))
     if config is None:
         return findings
     loaded, missing = selected_versions(model)
@@ -251,6 +254,11 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                         )
                     )
     return findings
+
+
+def _config_in(version_dir: str) -> bool:
+    """A config.pbtxt in a version folder (Triton ignores it): one stat."""
+    return os.path.isfile(f"{version_dir}/{CONFIG_FILE}")
 
 
 def _version_folders(model: ModelContext) -> list[Finding]:

@@ -242,8 +242,10 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 hint="0 means the model does not batch; N > 0 adds an implicit batch dimension",
             )
         )
-    if config.response_cache.enable and (
-        config.HasField("sequence_batching") or config.model_transaction_policy.decoupled
+    if (
+        config.HasField("response_cache")
+        and config.response_cache.enable
+        and (config.HasField("sequence_batching") or config.model_transaction_policy.decoupled)
     ):
         findings.append(
             model.finding(
@@ -254,7 +256,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 hint="remove response_cache { enable: true }",
             )
         )
-    if config.sequence_batching.HasField("direct"):
+    if config.HasField("sequence_batching") and config.sequence_batching.HasField("direct"):
         utilization = config.sequence_batching.direct.minimum_slot_utilization
         if utilization < 0.0 or utilization > 1.0:
             findings.append(
