@@ -7,7 +7,9 @@ Figures:
   must do);
 - process (goal <= 2x): `tritonkit validate --no-artifacts REPO` vs a bare script process that loads the
   schema and parses the same files (interpreter start-up included in both);
-- `tritonkit --help`: no torch, docker or HTTP/gRPC client imported.
+- `tritonkit --help`: no torch, docker or HTTP/gRPC client imported;
+- instructions (no goal; where valgrind is installed): the same in-process comparison on 999 models counted
+  by cachegrind, which does not move with the machine's load as CPU time does (15-30% here between runs).
 
 Usage: python benchmarks/bench_validate.py [--models N] [--repeat R]
 """
@@ -16,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from timing import best_cpu_of, best_of
+from timing import best_of, cpu_times_of
 
 from tritonkit.model.spec import DynamicBatchingSpec, InstanceGroupSpec, ModelSpec, TensorSpec
 from tritonkit.repository.render import render_config, render_python_model
@@ -85,6 +92,56 @@ for name in sorted(os.listdir(repo)):
 """
 
 
+def count_step(step: str, repo_arg: str) -> int:
+    """The process cachegrind counts: load the schema and both sides, run each once (imports, caches,
+    page cache), then run `step` (none, bare, validate) once more; the differences are the figure."""
+    from google.protobuf import text_format
+
+    from tritonkit.model.schema import pb2
+    from tritonkit.validate.engine import validate_repository
+
+    repo = Path(repo_arg)
+    configs = sorted(repo.glob("*/config.pbtxt"))
+    model_config = pb2().ModelConfig
+
+    def bare_parse() -> None:
+        for path in configs:
+            text_format.Parse(path.read_text(encoding="utf-8"), model_config())
+
+    def validate() -> None:
+        assert validate_repository(repo, artifacts=False).ok
+
+    bare_parse()
+    validate()
+    {"none": lambda: None, "bare": bare_parse, "validate": validate}[step]()
+    return 0
+
+
+def count_instructions(models: int = 999) -> tuple[int, int] | None:
+    """(validate, bare parsing) instructions on a `models`-model repository, or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "model_repository"
+        generator = [sys.executable, __file__, "--generate", str(repo), "--models", str(models)]
+        subprocess.run(generator, check=True)
+
+        def count(step: str) -> int:
+            run = subprocess.run(
+                [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                 sys.executable, __file__, "--count", step, str(repo)],
+                capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+            )  # fmt: skip
+            found = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
+            assert found, run.stderr[-2000:]
+            return int(found.group(1).replace(",", ""))
+
+        with ThreadPoolExecutor(2) as pool:  # instruction counts do not depend on what else runs
+            none, bare, ours = pool.map(count, ("none", "bare", "validate"))
+    return ours - none, bare - none
+
+
 def report(figure: str, value: float, baseline: float, goal: float, unit: str = "s") -> None:
     ratio = value / baseline
     verdict = "ok" if ratio <= goal else "OVER GOAL"
@@ -97,12 +154,16 @@ def report(figure: str, value: float, baseline: float, goal: float, unit: str = 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # (the child that writes it)
+    # (the process cachegrind counts)
+    parser.add_argument("--count", nargs=2, metavar=("STEP", "REPO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate is not None:
         generate(args.generate, args.models)
         return 0
+    if args.count is not None:
+        return count_step(*args.count)
 
     from google.protobuf import text_format
 
@@ -129,10 +190,13 @@ def main() -> int:
 
         bare_parse()  # warm the page cache and the schema
         validate()
-        bare, ours = best_cpu_of(args.repeat, bare_parse, validate)
+        bare_times, our_times = cpu_times_of(args.repeat, bare_parse, validate)
+        bare, ours = min(bare_times), min(our_times)
+        paired = statistics.median(o / b for b, o in zip(bare_times, our_times, strict=True))
         print(
             f"repository: {args.models} generated models (PyTorch, ONNX, Python), "
-            f"least CPU time of {args.repeat} interleaved rounds"
+            f"least CPU time of {args.repeat} interleaved rounds "
+            f"(the median of the rounds' own ratios: {paired:.2f}x)"
         )
         print(
             f"bare text_format.Parse: {args.models / bare:,.0f} configs/s; "
@@ -179,6 +243,16 @@ def main() -> int:
     print(
         f"tritonkit --help imports of {', '.join(HEAVY)}: {heavy or 'none'} ({'ok' if not heavy else 'FAIL'})"
     )
+    counted = count_instructions()
+    if counted is None:
+        print("instructions: valgrind is not installed (apt install valgrind), not counted")
+    else:
+        ours_count, bare_count = counted
+        print(
+            "instructions, in-process API, 999 models (cachegrind; no goal: a figure load does not move): "
+            f"validate {ours_count / 1e6:,.0f} M vs bare parsing {bare_count / 1e6:,.0f} M "
+            f"= {ours_count / bare_count:.3f}x"
+        )
     help_time = best_of(3, lambda: subprocess.run([*tritonkit, "--help"], check=True, capture_output=True))
     bare_python = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
     print(f"tritonkit --help: {help_time:.3f} s (python -c pass: {bare_python:.3f} s)")

@@ -16,13 +16,20 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def best_cpu_of(repeat: int, *fns: Callable[[], object]) -> list[float]:
-    """The least CPU time of each function over `repeat` rounds, the functions interleaved in each round:
-    on a machine others share, wall time swings by 2x between runs; this process's CPU time much less."""
+def cpu_times_of(repeat: int, *fns: Callable[[], object]) -> list[list[float]]:
+    """The CPU time of each function in each of `repeat` rounds, the functions interleaved in each round and
+    their order reversed every other round (so neither always runs first after the other's garbage)."""
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for index, fn in enumerate(fns):
+    for round_index in range(repeat):
+        order = list(enumerate(fns))
+        for index, fn in order if round_index % 2 == 0 else reversed(order):
             start = time.process_time()
             fn()
             times[index].append(time.process_time() - start)
-    return [min(t) for t in times]
+    return times
+
+
+def best_cpu_of(repeat: int, *fns: Callable[[], object]) -> list[float]:
+    """The least CPU time of each function over `repeat` interleaved rounds (`cpu_times_of`): on a machine
+    others share, wall time swings by 2x between runs; this process's CPU time much less."""
+    return [min(t) for t in cpu_times_of(repeat, *fns)]

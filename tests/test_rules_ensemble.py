@@ -143,3 +143,28 @@ def test_cycles_between_ensembles(tmp_path: Path) -> None:
 def test_step_without_model_name(tmp_path: Path) -> None:
     steps = ['{ model_version: -1 input_map { key: "a" value: "IN" } output_map { key: "b" value: "OUT" } }']
     assert "ensemble.step-model" in rules(validate(repo_with(tmp_path, ensemble(steps=steps))), "error")
+
+
+def test_validate_leaves_no_reference_cycle(tmp_path: Path) -> None:
+    """Validate's parsed repository is freed when it returns, not at the next cyclic GC pass (the cycle
+    rule's recursive closure once held every model alive)."""
+    import gc
+
+    from tritonkit.validate.context import ModelContext
+
+    repo = repo_with(tmp_path, ensemble())
+    write_model(repo, "e2", ensemble("e2", steps=[step("e2", {"IN": "IN"}, {"OUT": "OUT"})]))
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert only(validate(repo), "ensemble.cycle")  # the rule ran, its closure with it
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, ModelContext)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was_enabled:
+            gc.enable()
+    assert left == []

@@ -444,46 +444,64 @@ def check_cycles(repo: RepositoryContext) -> list[Finding]:
     """Ensembles that call themselves through other ensembles; one finding per cycle."""
     graph: dict[str, list[str]] = {}
     for name, model in repo.models.items():
-        if model.config is not None and model.is_ensemble:
+        if model.is_ensemble and model.config is not None:
             graph[name] = [str(s.model_name) for s in model.config.ensemble_scheduling.step]
+    if not graph:
+        return []
     findings: list[Finding] = []
+    for cycle in _cycles(graph):
+        # Every ensemble of the cycle fails to load: one finding each, the cycle from it.
+        for at, start in enumerate(cycle):
+            ordered = cycle[at:] + cycle[:at]
+            model = repo.models[start]
+            step = [str(s.model_name) for s in model.config.ensemble_scheduling.step].index(
+                ordered[1] if len(ordered) > 1 else start
+            )
+            findings.append(
+                model.finding(
+                    CYCLE,
+                    "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
+                    f"{_step_path(step)}.model_name",
+                    _step_path(step),
+                    hint="an ensemble cannot contain itself, directly or through other ensembles",
+                )
+            )
+    return findings
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Each cycle once (whatever ensemble it is entered from), found by depth-first walks from each
+    ensemble in name order. Module-level functions, not a recursive closure: a closure that calls
+    itself is a reference cycle, which kept every parsed config alive until the cyclic GC ran."""
+    cycles: list[list[str]] = []
     reported: set[frozenset[str]] = set()
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if nxt not in graph:
-                continue
-            if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    # Every ensemble of the cycle fails to load: one finding each, the cycle from it.
-                    for at, start in enumerate(cycle):
-                        ordered = cycle[at:] + cycle[:at]
-                        model = repo.models[start]
-                        step = [str(s.model_name) for s in model.config.ensemble_scheduling.step].index(
-                            ordered[1] if len(ordered) > 1 else start
-                        )
-                        findings.append(
-                            model.finding(
-                                CYCLE,
-                                "ensembles call each other in a cycle: " + " -> ".join([*ordered, start]),
-                                f"{_step_path(step)}.model_name",
-                                _step_path(step),
-                                hint="an ensemble cannot contain itself, directly or through other ensembles",
-                            )
-                        )
-            elif state.get(nxt) is None:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
     for node in sorted(graph):
         if node not in state:
-            visit(node)
-    return findings
+            _walk(node, graph, state, [], reported, cycles)
+    return cycles
+
+
+def _walk(
+    node: str,
+    graph: dict[str, list[str]],
+    state: dict[str, int],
+    stack: list[str],
+    reported: set[frozenset[str]],
+    cycles: list[list[str]],
+) -> None:
+    state[node] = 1
+    stack.append(node)
+    for nxt in graph.get(node, []):
+        if nxt not in graph:
+            continue
+        if state.get(nxt) == 1:
+            cycle = stack[stack.index(nxt) :]
+            key = frozenset(cycle)
+            if key not in reported:
+                reported.add(key)
+                cycles.append(cycle)
+        elif state.get(nxt) is None:
+            _walk(nxt, graph, state, stack, reported, cycles)
+    stack.pop()
+    state[node] = 2
