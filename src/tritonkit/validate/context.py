@@ -25,7 +25,8 @@ class ModelContext:
     config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
     has_config: bool = False
     text: str | None = None
-    config: Any = None  # inference.ModelConfig, None when absent or unparsable
+    _config: Any = None  # inference.ModelConfig (see `config`)
+    _packed: bytes | None = None  # the config serialized once its own rules ran (see `release`)
     version_dirs: dict[int, str] = field(default_factory=dict)  # version -> folder path (str: no Path made)
     leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
     other_dirs: list[str] = field(default_factory=list)
@@ -39,6 +40,29 @@ class ModelContext:
     _positions: dict[str, int] | None = None
 
     @property
+    def config(self) -> Any:
+        """The parsed `inference.ModelConfig`; None when absent or unparsable. A released model's config is
+        unpacked again from its serialized bytes when another model's rules read it (an ensemble's member)."""
+        if self._config is None and self._packed is not None:
+            from tritonkit.model.schema import pb2
+
+            self._config = pb2().ModelConfig.FromString(self._packed)
+        return self._config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        self._config, self._packed = value, None
+
+    def release(self) -> None:
+        """Done with this model's own rules: keep its config serialized (about a twentieth of the parsed
+        message's memory) and drop its text, which `line` reads again if a finding needs it. Validate then
+        holds one parsed config at a time, not thousands (each a fresh page or two in a large repository)."""
+        if self._config is not None:
+            self._packed = self._config.SerializeToString()
+            self._config = None
+            self.text = None
+
+    @property
     def path(self) -> Path:
         return self.folder.path
 
@@ -49,12 +73,15 @@ class ModelContext:
 
     def line(self, *paths: str) -> int | None:
         """The line of the first located field path; positions are computed on first use only."""
-        if self.text is None or not paths:
+        text = self.text
+        if text is None and self._packed is not None:  # released: read again (rare: a late finding)
+            text = self.text = _reread(self.config_file)
+        if text is None or not paths:
             return None
         from tritonkit.model.schema import line_of, locate_fields
 
         if self._positions is None:
-            self._positions = locate_fields(self.text)
+            self._positions = locate_fields(text)
         return line_of(self._positions, *paths)
 
     def finding(
@@ -77,6 +104,14 @@ class ModelContext:
     @property
     def is_ensemble(self) -> bool:
         return self.platform == "ensemble"
+
+
+def _reread(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass

@@ -5,8 +5,11 @@ schema, and runs the rule families of `tritonkit.validate.rules` over every mode
 whole repository). It returns a `ValidationReport` of findings; only the CLI prints.
 
 Speed matters (CI runs this on every push): the per-model work is one `scandir`, one read, one
-parse and a few attribute reads. Line numbers for findings are located only in files that have
-findings, and nothing heavy (jinja, torch, HTTP clients) is imported.
+parse and a few attribute reads. Models are taken one at a time: parsed, checked by their own rules,
+then released (`ModelContext.release`: the config kept serialized), so memory does not grow with
+the repository's parsed size; ensembles and BLS callers, whose rules read other models, run last.
+Line numbers for findings are located only in files that have findings, and nothing heavy (jinja,
+torch, HTTP clients) is imported.
 """
 
 from __future__ import annotations
@@ -195,17 +198,23 @@ def validate_repository(
         )
         for link in scan.broken_links
     ]
-    models: dict[str, ModelContext] = {}
-    for folder in scan.models:
-        model = model_context(folder)
-        models[folder.name] = model
+    models = {folder.name: model_context(folder) for folder in scan.models}
+    context = RepositoryContext(path=root, models=models, artifacts=artifacts, target=release, gpus=gpus)
+    # One model at a time: parse, its own rules, then release (its config kept serialized), so a large
+    # repository is not held parsed in memory. Models whose rules read other models' configs (ensembles,
+    # BLS callers) wait until every config is parsed.
+    waiting: list[ModelContext] = []
+    for model in models.values():
         if model.has_config:
             findings.extend(load_config(model))
             if model.config is not None:
                 schema.complete_backend(model, release)
-
-    context = RepositoryContext(path=root, models=models, artifacts=artifacts, target=release, gpus=gpus)
-    for model in models.values():
+        if rules.reads_other_models(model, context):
+            waiting.append(model)
+            continue
+        findings.extend(rules.check_model(model, context))
+        model.release()
+    for model in waiting:
         findings.extend(rules.check_model(model, context))
     findings.extend(rules.check_repository(context))
     findings = [f for f in findings if _kept(f, ignored, selected, models)]

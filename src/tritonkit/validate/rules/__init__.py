@@ -38,6 +38,12 @@ RULES: dict[str, Rule] = {rule.id: rule for family in FAMILIES for rule in famil
 _CONFIG_FAMILIES = (schema, io, batching, instances, ensemble, pytorch)
 
 
+def reads_other_models(model: ModelContext, repo: RepositoryContext) -> bool:
+    """Whether this model's rules read other models' configs: an ensemble's (its members', in `ensemble`)
+    and, when model files are looked at, a Python model's (its BLS targets', in `python` / `bls`)."""
+    return model.is_ensemble or (repo.artifacts and model.backend == "python")
+
+
 def check_model(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     """Every per-model rule: layout always, the config families when the config parsed."""
     findings = layout.check(model, repo)
