@@ -163,6 +163,7 @@ class _Case:
     tensors: tuple[Any, ...]
     items: Outputs
     batch: int | None
+    proof: ProofInput | None = None  # the case as numpy, by config name (made as the case runs)
 
 
 def plan_export(
@@ -207,37 +208,46 @@ def plan_export(
     batch0 = _batch_size(tensors, max_batch_size, "the example") if batching else None
     asked = dynamic_axes(dynamic_dims, in_names, [t.dim() - offset for t in tensors])
 
-    # Seconds of the eager runs made only as the proof's references. The length cases and a second
-    # example are not among them: the config's variable output dims are read off their outputs.
+    # Seconds of the eager runs made only as the proof's references, their inputs' making and their
+    # numpy copies included. The length cases and a second example are not among them: the config's
+    # variable output dims are read off their outputs.
     reference = [0.0]
 
-    def run_case(
-        label: str, case_tensors: tuple[Any, ...], *, must_run: bool, reference_only: bool = False
-    ) -> _Case | None:
-        started = time.perf_counter()
+    def as_proof(case: _Case) -> _Case:
+        case.proof = ProofInput(
+            case.label,
+            {n: to_numpy(t) for n, t in zip(in_names, case.tensors, strict=True)},
+            {n: to_numpy(v) for n, (_, v) in zip(out_names, case.items, strict=True)},
+        )
+        return case
+
+    def run_case(label: str, case_tensors: tuple[Any, ...], *, must_run: bool) -> _Case | None:
         try:
             case_items = run_eager(call, case_tensors, label)
         except ExportError:
             if must_run:
                 raise
             return None  # inputs the model itself refuses prove nothing
-        finally:
-            if reference_only:
-                reference[0] += time.perf_counter() - started
         if [p for p, _ in case_items] != paths:
             raise ExportError(f"the model returns other outputs on {label} than on the example")
         batch = _batch_size(case_tensors, max_batch_size, label) if batching else None
-        return _Case(label, case_tensors, case_items, batch)
+        return as_proof(_Case(label, case_tensors, case_items, batch))
+
+    def reference_case(label: str, sizes: dict[tuple[int, int], int], seed: int) -> _Case | None:
+        """A case run only as a reference for the proof, on fresh inputs: timed as the proof's."""
+        started = time.perf_counter()
+        try:
+            return run_case(label, _resized(tensors, sizes, seed), must_run=False)
+        finally:
+            reference[0] += time.perf_counter() - started
 
     first = _Case(
         f"the example input (batch {batch0})" if batching else "the example input", tensors, items, batch0
     )
-    cases: list[_Case | None] = [first]
+    cases: list[_Case | None] = [as_proof(first)]
     if batching and max_batch_size > 1 and batch0 is not None:
         other = batch0 + 1 if batch0 < max_batch_size else batch0 - 1
-        sizes = {(i, 0): other for i in range(len(tensors))}
-        resized = _resized(tensors, sizes, 2)
-        cases.append(run_case(f"batch size {other}", resized, must_run=False, reference_only=True))
+        cases.append(reference_case(f"batch size {other}", {(i, 0): other for i in range(len(tensors))}, 2))
     # Dynamic dims grouped by their example size: each group proven at one other length.
     groups: dict[int, list[tuple[int, int]]] = {}
     for i, (t, axes) in enumerate(zip(tensors, asked, strict=True)):
@@ -260,7 +270,7 @@ def plan_export(
     # Other values, same shapes: where a trace froze a branch without a TracerWarning, this disagrees.
     # Two draws, so that a branch on the sign of a sum is unlikely to be missed by both.
     for seed, label in ((7, "fresh random values"), (8, "other fresh random values")):
-        cases.append(run_case(label, _resized(tensors, {}, seed), must_run=False, reference_only=True))
+        cases.append(reference_case(label, {}, seed))
     ran = [c for c in cases if c is not None]
 
     batch_sizes = [c.batch for c in ran if c.batch is not None]
@@ -303,14 +313,7 @@ def plan_export(
         # Named although it is the default, so that validate's layout check knows the file.
         default_model_filename="model.pt2" if fmt == "aoti" else None,
     )
-    proof_cases = [
-        ProofInput(
-            c.label,
-            {n: to_numpy(t) for n, t in zip(in_names, c.tensors, strict=True)},
-            {n: to_numpy(v) for n, (_, v) in zip(out_names, c.items, strict=True)},
-        )
-        for c in ran
-    ]
+    proof_cases = [c.proof for c in ran if c.proof is not None]
     tol_r, tol_a = default_tolerance(out_types) if rtol is None or atol is None else (rtol, atol)
     rtol = tol_r if rtol is None else rtol
     atol = tol_a if atol is None else atol

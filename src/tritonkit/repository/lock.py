@@ -80,7 +80,10 @@ def locked(parameter: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            repository = signature.bind_partial(*args, **kwargs).arguments.get(parameter)
+            if parameter in kwargs:  # the usual call, by keyword: no binding of the whole signature
+                repository = kwargs[parameter]
+            else:
+                repository = signature.bind_partial(*args, **kwargs).arguments.get(parameter)
             if repository is None:
                 return func(*args, **kwargs)
             with repository_lock(Path(str(repository))):

@@ -22,6 +22,7 @@ naming file:line, with a did-you-mean), plus tritonkit's own keys under `tritonk
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,7 @@ class _MarkedList(list):  # type: ignore[type-arg]
     lines: list[int]
 
 
+@functools.cache  # one class per process: building it (and its constructor table) costs each load
 def _loader() -> type:
     import yaml
 
@@ -271,7 +273,8 @@ def load_project(repository: Path) -> Project:
     spec_path = spec_path_for(repository)
     if spec_path.is_file():
         project = load_project_file(spec_path)
-        if project.repository.absolute().resolve() == repository.absolute().resolve():
+        mine, asked = project.repository.absolute(), repository.absolute()
+        if mine == asked or mine.resolve() == asked.resolve():  # the same text: no symlink walk needed
             return project
     return Project(spec_path=spec_path, repository=repository)
 
