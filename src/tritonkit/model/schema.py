@@ -73,7 +73,7 @@ def parse_config_safely(text: str) -> tuple[Any | None, SchemaProblem | None]:
     from google.protobuf import text_format
 
     try:
-        return text_format.Parse(text, pb2().ModelConfig()), None
+        return text_format.Parse(text, pb2().ModelConfig()), None  # parse_config inlined (validate's loop)
     except text_format.ParseError as exc:
         return None, explain_parse_error(exc, text)
     except (ValueError, TypeError, RecursionError, UnicodeError) as exc:  # e.g. out-of-range ints in upb

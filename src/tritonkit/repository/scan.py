@@ -111,7 +111,7 @@ def scan_model_folder(path: Path | str, name: str | None = None) -> ModelFolder:
             continue  # a folder named config.pbtxt: the layout rules report it
         version = version_of(entry_name)
         if version is not None:
-            model.version_dirs[version] = _child(location, entry_name)
+            model.version_dirs[version] = child_path(location, entry_name)
         elif is_version_name(entry_name):
             model.leading_zero_dirs.append(entry_name)
         elif not entry_name.startswith("."):
@@ -119,7 +119,7 @@ def scan_model_folder(path: Path | str, name: str | None = None) -> ModelFolder:
     return model
 
 
-def _child(folder: str, name: str) -> str:
+def child_path(folder: str, name: str) -> str:
     """`str(Path(folder) / name)` without making the Path (a `str(Path)` is already normalized)."""
     if folder == ".":
         return name
@@ -152,7 +152,7 @@ def scan_repository(repository: Path) -> RepositoryScan:
             continue
         # Every sub-folder is a model to the server, hidden ones too (.ipynb_checkpoints, .git): the core's
         # GetDirectorySubdirs (core/src/filesystem) skips only "." and "..".
-        scan.models.append(scan_model_folder(_child(root, entry.name), entry.name))
+        scan.models.append(scan_model_folder(child_path(root, entry.name), entry.name))
     return scan
 
 

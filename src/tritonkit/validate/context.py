@@ -5,7 +5,7 @@ Rules import this module and the engine imports the rules; neither imports the e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +20,11 @@ if TYPE_CHECKING:
 class ModelContext:
     """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
 
-    folder: ModelFolder  # as `repository.scan` found it
-    name: str  # the folder name (what Triton calls the model)
+    folder: ModelFolder  # as `repository.scan` found it: name, versions, other folders, links
     config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
-    has_config: bool = False
     text: str | None = None
     _config: Any = None  # inference.ModelConfig (see `config`)
     _packed: bytes | None = None  # the config serialized once its own rules ran (see `release`)
-    version_dirs: dict[int, str] = field(default_factory=dict)  # version -> folder path (str: no Path made)
-    leading_zero_dirs: list[str] = field(default_factory=list)  # "01": Triton ignores these
-    other_dirs: list[str] = field(default_factory=list)
-    broken_links: list[str] = field(default_factory=list)
     ignored: frozenset[str] = frozenset()  # rule ids and families of `# tritonkit: ignore=...` comments
     # platform and backend as the server sees them after AutoCompleteBackendFields (the config's, else what
     # the core infers); "" without a parsed config or when the server cannot tell. Set by
@@ -63,6 +57,15 @@ class ModelContext:
             self.text = None
 
     @property
+    def name(self) -> str:
+        """The folder name (what Triton calls the model)."""
+        return self.folder.name
+
+    @property
+    def has_config(self) -> bool:
+        return self.folder.has_config
+
+    @property
     def path(self) -> Path:
         return self.folder.path
 
@@ -70,6 +73,24 @@ class ModelContext:
     def versions(self) -> dict[int, Path]:
         """Version -> folder, as Paths (made on first use; `version_dirs` has the same keys)."""
         return self.folder.versions
+
+    @property
+    def version_dirs(self) -> dict[int, str]:
+        """Version -> folder path, as the scan's strings (no Path made)."""
+        return self.folder.version_dirs
+
+    @property
+    def leading_zero_dirs(self) -> list[str]:
+        """Folders such as "01", which Triton ignores."""
+        return self.folder.leading_zero_dirs
+
+    @property
+    def other_dirs(self) -> list[str]:
+        return self.folder.other_dirs
+
+    @property
+    def broken_links(self) -> list[str]:
+        return self.folder.broken_links
 
     def line(self, *paths: str) -> int | None:
         """The line of the first located field path; positions are computed on first use only."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritonkit.errors import RepositoryError, UsageError
 from tritonkit.model.schema import parse_config_safely
-from tritonkit.repository.scan import CONFIG_FILE, ModelFolder, scan_repository
+from tritonkit.repository.scan import CONFIG_FILE, ModelFolder, child_path, scan_repository
 from tritonkit.validate import rules
 from tritonkit.validate.context import ModelContext, RepositoryContext
 from tritonkit.validate.findings import Finding
@@ -71,16 +71,7 @@ def _shown_root(root: Path) -> Path:
 
 def model_context(folder: ModelFolder) -> ModelContext:
     """The model folder as `repository.scan` found it, in the context the rules read."""
-    return ModelContext(
-        folder,
-        folder.name,
-        f"{folder.location}/{CONFIG_FILE}",
-        folder.has_config,
-        version_dirs=folder.version_dirs,
-        leading_zero_dirs=folder.leading_zero_dirs,
-        other_dirs=folder.other_dirs,
-        broken_links=folder.broken_links,
-    )
+    return ModelContext(folder, child_path(folder.location, CONFIG_FILE))
 
 
 def load_config(model: ModelContext) -> list[Finding]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonkit.model.backends import model_file_for
-from tritonkit.repository.scan import CONFIG_FILE
+from tritonkit.repository.scan import CONFIG_FILE, child_path
 from tritonkit.validate.findings import Family
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 def _config_in(version_dir: str) -> bool:
     """A config.pbtxt in a version folder (Triton ignores it): one stat."""
-    return os.path.isfile(f"{version_dir}/{CONFIG_FILE}")
+    return os.path.isfile(child_path(version_dir, CONFIG_FILE))
 
 
 def _version_folders(model: ModelContext) -> list[Finding]:
