@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -92,15 +93,20 @@ for name in sorted(os.listdir(repo)):
 """
 
 
-def count_step(step: str, repo_arg: str) -> int:
-    """The process cachegrind counts: load the schema and both sides, run each once (imports, caches,
-    page cache), then run `step` (none, bare, validate) once more; the differences are the figure."""
+def generate_in_child(repo: Path, models: int) -> None:
+    """Write the repository from a child process: rendering thousands of specs fragments the heap of
+    the process that does it, which would tax the side measured after it."""
+    generator = [sys.executable, __file__, "--generate", str(repo), "--models", str(models)]
+    subprocess.run(generator, check=True)
+
+
+def sides(repo: Path, models: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(bare parsing, validate) of `repo`: the two things every figure compares."""
     from google.protobuf import text_format
 
     from tritonkit.model.schema import pb2
     from tritonkit.validate.engine import validate_repository
 
-    repo = Path(repo_arg)
     configs = sorted(repo.glob("*/config.pbtxt"))
     model_config = pb2().ModelConfig
 
@@ -109,8 +115,17 @@ def count_step(step: str, repo_arg: str) -> int:
             text_format.Parse(path.read_text(encoding="utf-8"), model_config())
 
     def validate() -> None:
-        assert validate_repository(repo, artifacts=False).ok
+        result = validate_repository(repo, artifacts=False)
+        assert result.ok and len(result.models) == models, result.findings[:3]
 
+    return bare_parse, validate
+
+
+def count_step(step: str, repo_arg: str) -> int:
+    """The process cachegrind counts: load the schema and both sides, run each once (imports, caches,
+    page cache), then run `step` (none, bare, validate) once more; the differences are the figure."""
+    repo = Path(repo_arg)
+    bare_parse, validate = sides(repo, len(list(repo.iterdir())))
     bare_parse()
     validate()
     {"none": lambda: None, "bare": bare_parse, "validate": validate}[step]()
@@ -124,8 +139,7 @@ def count_instructions(models: int = 999) -> tuple[int, int] | None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "model_repository"
-        generator = [sys.executable, __file__, "--generate", str(repo), "--models", str(models)]
-        subprocess.run(generator, check=True)
+        generate_in_child(repo, models)
 
         def count(step: str) -> int:
             run = subprocess.run(
@@ -165,29 +179,10 @@ def main() -> int:
     if args.count is not None:
         return count_step(*args.count)
 
-    from google.protobuf import text_format
-
-    from tritonkit.model.schema import pb2
-    from tritonkit.validate.engine import validate_repository
-
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "model_repository"
-        # Written by a child process: rendering 5,000 specs leaves this process's heap fragmented, which
-        # taxes whichever side keeps what it parses (validate keeps every config for the ensemble rules).
-        subprocess.run(
-            [sys.executable, __file__, "--generate", str(repo), "--models", str(args.models)], check=True
-        )
-        configs = sorted(repo.glob("*/config.pbtxt"))
-        model_config = pb2().ModelConfig
-
-        def bare_parse() -> None:
-            for path in configs:
-                text_format.Parse(path.read_text(encoding="utf-8"), model_config())
-
-        def validate() -> None:
-            result = validate_repository(repo, artifacts=False)
-            assert result.ok and len(result.models) == args.models, result.findings[:3]
-
+        generate_in_child(repo, args.models)
+        bare_parse, validate = sides(repo, args.models)
         bare_parse()  # warm the page cache and the schema
         validate()
         bare_times, our_times = cpu_times_of(args.repeat, bare_parse, validate)
