@@ -308,21 +308,3 @@ def test_example_repositories_validate_clean(repository: Path) -> None:
     report = validate_repository(repository, artifacts=False)
     assert report.findings == [] and report.models, report.findings
 
-
-def test_a_released_model_keeps_its_config_and_lines(tmp_path: Path) -> None:
-    """Validate releases each model once its own rules ran (config kept serialized, text dropped); what an
-    ensemble's rules read later, and the line of a late finding, are as before the release."""
-    from tritonkit.repository.scan import scan_model_folder
-    from tritonkit.validate.engine import load_config, model_context
-    from tritonkit.validate.rules import layout
-
-    folder = write_model(tmp_path, "m", cfg("m", mbs=4, extra="dynamic_batching { }"))
-    model = model_context(scan_model_folder(folder))
-    assert load_config(model) == []
-    parsed, line = model.config, model.line("dynamic_batching")
-    assert line == 6 and model.text is not None
-    model.release()
-    assert model.text is None and model._config is None
-    model._positions = None  # as if no finding had located a field before the release
-    assert model.config == parsed and model.config.max_batch_size == 4  # unpacked from its bytes
-    assert model.finding(layout.NAME_MISMATCH, "late", "dynamic_batching").line == line  # text read again

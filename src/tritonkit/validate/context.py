@@ -5,7 +5,8 @@ Rules import this module and the engine imports the rules; neither imports the e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +17,22 @@ if TYPE_CHECKING:
     from tritonkit.validate.target import Target
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelContext:
-    """One model folder as the rules see it: where it is, its versions, its text and parsed config."""
+    """One model folder as the rules see it: where it is, its versions, its text and parsed config.
+
+    The folder's facts the rules read on every model are copied from `folder` into plain attributes: in
+    Python 3.11 a property read is a function call, ten times the cost of an attribute read, and validate
+    makes about a dozen such reads per model.
+    """
 
     folder: ModelFolder  # as `repository.scan` found it: name, versions, other folders, links
     config_file: str  # display path of config.pbtxt (relative as the user gave the repository)
     text: str | None = None
-    _config: Any = None  # inference.ModelConfig (see `config`)
-    _packed: bytes | None = None  # the config serialized once its own rules ran (see `release`)
+    config: Any = None  # the parsed inference.ModelConfig; None when absent or unparsable (see keep_config)
+    inputs: Sequence[Any] = ()  # config.input, as a list
+    outputs: Sequence[Any] = ()  # config.output, as a list
+    scheduling: str | None = None  # the config's scheduling_choice: dynamic_batching, sequence_batching, ...
     ignored: frozenset[str] = frozenset()  # rule ids and families of `# tritonkit: ignore=...` comments
     # platform and backend as the server sees them after AutoCompleteBackendFields (the config's, else what
     # the core infers); "" without a parsed config or when the server cannot tell. Set by
@@ -32,38 +40,18 @@ class ModelContext:
     platform: str = ""
     backend: str = ""
     _positions: dict[str, int] | None = None
+    name: str = field(init=False)  # the folder name (what Triton calls the model)
+    has_config: bool = field(init=False)
+    version_dirs: dict[int, str] = field(init=False)  # version -> folder path, as the scan's strings
+    leading_zero_dirs: list[str] = field(init=False)  # folders such as "01", which Triton ignores
+    other_dirs: list[str] = field(init=False)
+    broken_links: list[str] = field(init=False)
 
-    @property
-    def config(self) -> Any:
-        """The parsed `inference.ModelConfig`; None when absent or unparsable. A released model's config is
-        unpacked again from its serialized bytes when another model's rules read it (an ensemble's member)."""
-        if self._config is None and self._packed is not None:
-            from tritonkit.model.schema import pb2
-
-            self._config = pb2().ModelConfig.FromString(self._packed)
-        return self._config
-
-    @config.setter
-    def config(self, value: Any) -> None:
-        self._config, self._packed = value, None
-
-    def release(self) -> None:
-        """Done with this model's own rules: keep its config serialized (about a twentieth of the parsed
-        message's memory) and drop its text, which `line` reads again if a finding needs it. Validate then
-        holds one parsed config at a time, not thousands (each a fresh page or two in a large repository)."""
-        if self._config is not None:
-            self._packed = self._config.SerializeToString()
-            self._config = None
-            self.text = None
-
-    @property
-    def name(self) -> str:
-        """The folder name (what Triton calls the model)."""
-        return self.folder.name
-
-    @property
-    def has_config(self) -> bool:
-        return self.folder.has_config
+    def __post_init__(self) -> None:
+        folder = self.folder
+        self.name, self.has_config, self.version_dirs = folder.name, folder.has_config, folder.version_dirs
+        self.leading_zero_dirs, self.other_dirs = folder.leading_zero_dirs, folder.other_dirs
+        self.broken_links = folder.broken_links
 
     @property
     def path(self) -> Path:
@@ -74,29 +62,17 @@ class ModelContext:
         """Version -> folder, as Paths (made on first use; `version_dirs` has the same keys)."""
         return self.folder.versions
 
-    @property
-    def version_dirs(self) -> dict[int, str]:
-        """Version -> folder path, as the scan's strings (no Path made)."""
-        return self.folder.version_dirs
-
-    @property
-    def leading_zero_dirs(self) -> list[str]:
-        """Folders such as "01", which Triton ignores."""
-        return self.folder.leading_zero_dirs
-
-    @property
-    def other_dirs(self) -> list[str]:
-        return self.folder.other_dirs
-
-    @property
-    def broken_links(self) -> list[str]:
-        return self.folder.broken_links
+    def keep_config(self, config: Any) -> None:
+        """Keep the parsed config, with the parts that the rules of several families read taken out once:
+        each read of a repeated field or a oneof makes new objects (protobuf's upb keeps a wrapper only
+        while something holds it)."""
+        self.config = config
+        self.inputs, self.outputs = config.input[:], config.output[:]
+        self.scheduling = config.WhichOneof("scheduling_choice")
 
     def line(self, *paths: str) -> int | None:
         """The line of the first located field path; positions are computed on first use only."""
         text = self.text
-        if text is None and self._packed is not None:  # released: read again (rare: a late finding)
-            text = self.text = _reread(self.config_file)
         if text is None or not paths:
             return None
         from tritonkit.model.schema import line_of, locate_fields
@@ -125,14 +101,6 @@ class ModelContext:
     @property
     def is_ensemble(self) -> bool:
         return self.platform == "ensemble"
-
-
-def _reread(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 @dataclass

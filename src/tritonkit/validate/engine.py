@@ -5,9 +5,9 @@ schema, and runs the rule families of `tritonkit.validate.rules` over every mode
 whole repository). It returns a `ValidationReport` of findings; only the CLI prints.
 
 Speed matters (CI runs this on every push): the per-model work is one `scandir`, one read, one
-parse and a few attribute reads. Models are taken one at a time: parsed, checked by their own rules,
-then released (`ModelContext.release`: the config kept serialized), so memory does not grow with
-the repository's parsed size; ensembles and BLS callers, whose rules read other models, run last.
+parse and a few attribute reads. Models are taken one at a time: parsed, then checked by their own
+rules while the parsed message is fresh in the CPU's caches; ensembles and BLS callers, whose rules
+read other models' configs, run once every config is parsed.
 Line numbers for findings are located only in files that have findings, and nothing heavy (jinja,
 torch, HTTP clients) is imported.
 """
@@ -121,7 +121,7 @@ def load_config(model: ModelContext) -> list[Finding]:
                 hint=problem.hint,
             )
         ]
-    model.config = config
+    model.keep_config(config)
     return []
 
 
@@ -191,9 +191,8 @@ def validate_repository(
     ]
     models = {folder.name: model_context(folder) for folder in scan.models}
     context = RepositoryContext(path=root, models=models, artifacts=artifacts, target=release, gpus=gpus)
-    # One model at a time: parse, its own rules, then release (its config kept serialized), so a large
-    # repository is not held parsed in memory. Models whose rules read other models' configs (ensembles,
-    # BLS callers) wait until every config is parsed.
+    # One model at a time: parse, then its own rules. Models whose rules read other models' configs
+    # (ensembles, BLS callers) wait until every config is parsed.
     waiting: list[ModelContext] = []
     for model in models.values():
         if model.has_config:
@@ -204,7 +203,6 @@ def validate_repository(
             waiting.append(model)
             continue
         findings.extend(rules.check_model(model, context))
-        model.release()
     for model in waiting:
         findings.extend(rules.check_model(model, context))
     findings.extend(rules.check_repository(context))

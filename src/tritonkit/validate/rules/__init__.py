@@ -41,7 +41,7 @@ _CONFIG_FAMILIES = (schema, io, batching, instances, ensemble, pytorch)
 def reads_other_models(model: ModelContext, repo: RepositoryContext) -> bool:
     """Whether this model's rules read other models' configs: an ensemble's (its members', in `ensemble`)
     and, when model files are looked at, a Python model's (its BLS targets', in `python` / `bls`)."""
-    return model.is_ensemble or (repo.artifacts and model.backend == "python")
+    return model.platform == "ensemble" or (repo.artifacts and model.backend == "python")
 
 
 def check_model(model: ModelContext, repo: RepositoryContext) -> list[Finding]:

@@ -96,17 +96,19 @@ _CORRID_TYPES = ("TYPE_UINT64", "TYPE_INT64", "TYPE_UINT32", "TYPE_INT32", "TYPE
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
     findings: list[Finding] = []
-    if config.HasField("dynamic_batching"):
+    scheduling = model.scheduling  # dynamic and sequence batching are one oneof: at most one is set
+    if scheduling == "dynamic_batching":
         findings.extend(_dynamic(model, config))
-    if config.HasField("sequence_batching"):
+    elif scheduling == "sequence_batching":
         findings.extend(_sequence(model, config))
     return findings
 
 
 def _preferred_sizes(model: ModelContext, sizes: Any, max_batch: int, where: str) -> list[Finding]:
-    bad = [int(s) for s in sizes if s < 1 or s > max_batch]
-    if not bad:
+    sizes = sizes[:]  # a list in one call
+    if not sizes or (min(sizes) >= 1 and max(sizes) <= max_batch):
         return []
+    bad = [int(s) for s in sizes if s < 1 or s > max_batch]
     return [
         model.finding(
             PREFERRED_SIZE,
@@ -169,6 +171,8 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
                 hint="set priority_levels",
             )
         )
+    if not batcher.preserve_ordering:  # the queue policies and levels matter below only with it
+        return findings
     policies = (
         [("default_queue_policy", batcher.default_queue_policy)]
         if batcher.HasField("default_queue_policy")
@@ -176,11 +180,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
     )
     policies += [(f"priority_queue_policy[{k}]", v) for k, v in sorted(batcher.priority_queue_policy.items())]
     for label, policy in policies:
-        if (
-            batcher.preserve_ordering
-            and policy.default_timeout_microseconds != 0
-            and policy.timeout_action == _DELAY
-        ):
+        if policy.default_timeout_microseconds != 0 and policy.timeout_action == _DELAY:
             findings.append(
                 model.finding(
                     PRESERVE_ORDERING,
@@ -191,7 +191,7 @@ def _dynamic(model: ModelContext, config: Any) -> list[Finding]:
                     hint="use timeout_action REJECT or turn preserve_ordering off",
                 )
             )
-    if batcher.preserve_ordering and levels > 1:
+    if levels > 1:
         findings.append(
             model.finding(
                 PRESERVE_ORDERING,

@@ -90,8 +90,8 @@ CYCLE = FAMILY.rule(
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
-    if not model.is_ensemble:
-        if config.HasField("ensemble_scheduling"):
+    if model.platform != "ensemble":  # is_ensemble, without a property call on every model
+        if model.scheduling == "ensemble_scheduling":
             return [
                 model.finding(
                     SCHEDULING_NOT_ENSEMBLE,

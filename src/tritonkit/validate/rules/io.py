@@ -133,7 +133,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     max_batch = int(config.max_batch_size)
     platform = str(config.platform)
     known = _known_types()
-    for kind, tensors in (("input", config.input), ("output", config.output)):
+    for kind, tensors in (("input", model.inputs), ("output", model.outputs)):
         seen: dict[str, int] = {}
         for index, tensor in enumerate(tensors):
             name = tensor.name

@@ -199,7 +199,11 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
         findings.extend(_version_folders(model))
     if config is None:
         return findings
-    loaded, missing = selected_versions(model)
+    # Without model files to look at, only a version policy naming missing versions is worth the sort.
+    if repo.artifacts or config.HasField("version_policy"):
+        loaded, missing = selected_versions(model)
+    else:
+        loaded, missing = [], []
     if missing:
         # Triton loads the versions that exist, and fails only when none of them does.
         findings.append(
@@ -257,8 +261,10 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
 
 
 def _config_in(version_dir: str) -> bool:
-    """A config.pbtxt in a version folder (Triton ignores it): one stat."""
-    return os.path.isfile(child_path(version_dir, CONFIG_FILE))
+    """A config.pbtxt in a version folder (Triton ignores it). `access` first: a stat of a missing file
+    raises inside `isfile` (an exception object per version folder), `access` just returns False."""
+    path = child_path(version_dir, CONFIG_FILE)
+    return os.access(path, os.F_OK) and os.path.isfile(path)
 
 
 def _version_folders(model: ModelContext) -> list[Finding]:

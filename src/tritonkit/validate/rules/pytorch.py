@@ -46,9 +46,8 @@ def is_pytorch(model: ModelContext) -> bool:
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if not is_pytorch(model):
         return []
-    config = model.config
     findings: list[Finding] = []
-    for kind, tensors in (("input", config.input), ("output", config.output)):
+    for kind, tensors in (("input", model.inputs), ("output", model.outputs)):
         indexed: dict[int, str] = {}
         plain: list[str] = []
         for position, tensor in enumerate(tensors):

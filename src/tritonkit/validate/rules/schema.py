@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,30 +100,21 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
     """Fill `model.platform/backend` the way the server's AutoCompleteBackendFields does (r24.10
     and later: the libtorch alias and torch_aoti only from the releases that added them)."""
     config = model.config
-    platform, backend, default_file = (
-        str(config.platform),
-        str(config.backend),
-        str(config.default_model_filename),
-    )
+    platform, backend, default_file = config.platform, config.backend, config.default_model_filename
     if backend and backend not in ("tensorflow", "tensorrt", "onnxruntime", "pytorch"):
         model.platform, model.backend = platform, backend  # python, custom: nothing to add
         return
     # The core looks into the first version folder only when neither platform nor file names the backend.
-    looks = not platform and not default_file and backend in ("", "tensorflow")
-    version, content = _first_version_content(model) if looks else (None, set[str]())
-
-    def file_in_version(name: str) -> bool:
-        return version is not None and name in content and not (version / name).is_dir()
-
-    def folder_in_version(name: str) -> bool:
-        return version is not None and name in content and (version / name).is_dir()
-
-    aoti = target is None or target.knows("26.03")
-    libtorch_alias = target is not None and target.knows("26.04")
+    bare = not platform and not default_file
+    version, content = _first_version_content(model) if bare and backend in ("", "tensorflow") else _NOTHING
     if not platform and backend in ("", "tensorflow"):
-        if default_file == "model.savedmodel" or (not default_file and folder_in_version("model.savedmodel")):
+        if default_file == "model.savedmodel" or (
+            bare and _in_version(version, content, "model.savedmodel", True)
+        ):
             platform = "tensorflow_savedmodel"
-        elif default_file == "model.graphdef" or (not default_file and file_in_version("model.graphdef")):
+        elif default_file == "model.graphdef" or (
+            bare and _in_version(version, content, "model.graphdef", False)
+        ):
             platform = "tensorflow_graphdef"
     if platform.startswith("tensorflow_"):
         backend = backend or "tensorflow"
@@ -131,7 +123,7 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
         if (
             platform == "tensorrt_plan"
             or default_file == "model.plan"
-            or (bare and file_in_version("model.plan"))
+            or (bare and _in_version(version, content, "model.plan", False))
         ):
             backend = "tensorrt"
         elif (
@@ -144,14 +136,16 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
             backend = "openvino"
         elif (
             platform == "pytorch_libtorch"
-            or (libtorch_alias and platform == "libtorch")
+            or (platform == "libtorch" and target is not None and target.knows("26.04"))  # the alias
             or default_file == "model.pt"
-            or (bare and file_in_version("model.pt"))
+            or (bare and _in_version(version, content, "model.pt", False))
         ):
             backend = "pytorch"
-        elif aoti and (
-            platform == "torch_aoti" or default_file == "model.pt2" or (bare and file_in_version("model.pt2"))
-        ):
+        elif (
+            platform == "torch_aoti"
+            or default_file == "model.pt2"
+            or (bare and _in_version(version, content, "model.pt2", False))
+        ) and (target is None or target.knows("26.03")):
             backend, platform = "pytorch", "torch_aoti"
         elif default_file == "model.py" or (bare and "model.py" in content):
             backend = "python"
@@ -164,6 +158,14 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
     elif backend == "pytorch":
         platform = platform or "pytorch_libtorch"
     model.platform, model.backend = platform, backend
+
+
+_NOTHING: tuple[Path | None, frozenset[str]] = (None, frozenset())  # no version folder looked into
+
+
+def _in_version(version: Path | None, content: AbstractSet[str], name: str, folder: bool) -> bool:
+    """Whether the first version folder holds `name` as a folder (`folder`) or as anything else."""
+    return version is not None and name in content and (version / name).is_dir() == folder
 
 
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
@@ -245,7 +247,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     if (
         config.HasField("response_cache")
         and config.response_cache.enable
-        and (config.HasField("sequence_batching") or config.model_transaction_policy.decoupled)
+        and (model.scheduling == "sequence_batching" or config.model_transaction_policy.decoupled)
     ):
         findings.append(
             model.finding(
@@ -256,7 +258,7 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 hint="remove response_cache { enable: true }",
             )
         )
-    if config.HasField("sequence_batching") and config.sequence_batching.HasField("direct"):
+    if model.scheduling == "sequence_batching" and config.sequence_batching.HasField("direct"):
         utilization = config.sequence_batching.direct.minimum_slot_utilization
         if utilization < 0.0 or utilization > 1.0:
             findings.append(
