@@ -168,3 +168,14 @@ def test_validate_leaves_no_reference_cycle(tmp_path: Path) -> None:
         if was_enabled:
             gc.enable()
     assert left == []
+
+
+def test_members_checked_before_their_ensemble_are_still_read(tmp_path: Path) -> None:
+    """Members that sort before the ensemble ran their own rules first: their configs must still be there
+    for the ensemble's (validate drops a parsed config after its rules only when no model is an ensemble)."""
+    repo = tmp_path / "repo"
+    write_model(repo, "a", member("a"))
+    write_model(repo, "b", member("b", in_type="TYPE_INT32"))
+    chain = [step("a", {"a": "IN"}, {"b": "mid"}), step("b", {"a": "mid"}, {"b": "OUT"})]
+    write_model(repo, "z", ensemble("z", steps=chain))
+    assert only(validate(repo), "ensemble.type-mismatch")

@@ -308,3 +308,22 @@ def test_example_repositories_validate_clean(repository: Path) -> None:
     report = validate_repository(repository, artifacts=False)
     assert report.findings == [] and report.models, report.findings
 
+
+def test_configs_are_kept_for_later_rules_only_when_a_model_can_read_them(tmp_path: Path) -> None:
+    """After its own rules a parsed config is dropped unless an ensemble (named in its config text) or,
+    with model files looked at, a BLS caller may read it later."""
+    from tritonkit.repository.scan import scan_model_folder
+    from tritonkit.validate.context import ModelContext
+    from tritonkit.validate.engine import _read_by_others, model_context, read_config
+
+    def models(**texts: str) -> list[ModelContext]:
+        found: list[ModelContext] = []
+        for name, text in texts.items():
+            found.append(model_context(scan_model_folder(write_model(tmp_path, name, text))))
+            assert read_config(found[-1]) == []
+        return found
+
+    plain = models(m=cfg("m"), n=cfg("n", backend="onnxruntime"))
+    assert not _read_by_others(plain, artifacts=False)
+    assert _read_by_others(plain, artifacts=True)
+    assert _read_by_others(plain + models(e=cfg("e", backend=None, platform="ensemble")), artifacts=False)

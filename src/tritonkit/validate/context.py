@@ -70,6 +70,10 @@ class ModelContext:
         self.inputs, self.outputs = config.input[:], config.output[:]
         self.scheduling = config.WhichOneof("scheduling_choice")
 
+    def drop_config(self) -> None:
+        """Forget the parsed config and its text once no rule will read them again (see the engine)."""
+        self.config, self.inputs, self.outputs, self.text = None, (), (), None
+
     def line(self, *paths: str) -> int | None:
         """The line of the first located field path; positions are computed on first use only."""
         text = self.text

@@ -76,6 +76,11 @@ def model_context(folder: ModelFolder) -> ModelContext:
 
 def load_config(model: ModelContext) -> list[Finding]:
     """Read and parse the model's config.pbtxt; findings for unreadable, binary or unparsable files."""
+    return read_config(model) or parse_config(model)
+
+
+def read_config(model: ModelContext) -> list[Finding]:
+    """Read the model's config.pbtxt into `model.text`; findings for unreadable, binary or non-UTF-8 files."""
     try:
         data = _read_file(model.config_file)
     except OSError as exc:
@@ -102,6 +107,14 @@ def load_config(model: ModelContext) -> list[Finding]:
         ]
     model.text = text
     model.ignored = inline_ignores(text)
+    return []
+
+
+def parse_config(model: ModelContext) -> list[Finding]:
+    """Parse `model.text` (read by `read_config`) into `model.config`; a finding if it does not parse."""
+    text = model.text
+    if text is None:
+        return []
     config, problem = parse_config_safely(text)
     if problem is not None:
         rule = schema.PARSE_ERROR
@@ -191,24 +204,38 @@ def validate_repository(
     ]
     models = {folder.name: model_context(folder) for folder in scan.models}
     context = RepositoryContext(path=root, models=models, artifacts=artifacts, target=release, gpus=gpus)
-    # One model at a time: parse, then its own rules. Models whose rules read other models' configs
-    # (ensembles, BLS callers) wait until every config is parsed.
-    waiting: list[ModelContext] = []
     for model in models.values():
         if model.has_config:
-            findings.extend(load_config(model))
-            if model.config is not None:
-                schema.complete_backend(model, release)
+            findings.extend(read_config(model))
+    # Then one model at a time: parse, then its own rules. Models whose rules read other models' configs
+    # wait until every config is parsed; when no model can (see `_read_by_others`), each parsed config is
+    # dropped once its own rules ran, so memory stays flat however large the repository.
+    keep = _read_by_others(models.values(), artifacts)
+    waiting: list[ModelContext] = []
+    for model in models.values():
+        findings.extend(parse_config(model))
+        if model.config is not None:
+            schema.complete_backend(model, release)
         if rules.reads_other_models(model, context):
             waiting.append(model)
             continue
         findings.extend(rules.check_model(model, context))
+        if not keep:
+            model.drop_config()
     for model in waiting:
         findings.extend(rules.check_model(model, context))
     findings.extend(rules.check_repository(context))
     findings = [f for f in findings if _kept(f, ignored, selected, models)]
     findings.sort(key=_order)
     return ValidationReport(repository=str(root), models=sorted(models), findings=findings)
+
+
+def _read_by_others(models: Iterable[ModelContext], artifacts: bool) -> bool:
+    """Whether a model's rules may read other models' configs (`rules.reads_other_models`): an ensemble's
+    do, and the word `ensemble` is then in its config text (its platform; the server never infers that
+    one); a Python model's BLS rules do when model files are looked at, and its backend may come from a
+    model.py alone, so with artifacts every config is kept."""
+    return artifacts or any(model.text is not None and "ensemble" in model.text for model in models)
 
 
 def _rule_names(names: Iterable[str], flag: str) -> frozenset[str]:
