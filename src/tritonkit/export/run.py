@@ -32,7 +32,6 @@ from tritonkit.repository.lock import locked
 from tritonkit.repository.project import load_project
 from tritonkit.repository.render import LOCAL_CONFIG, local_aoti_config, render_config
 from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
-from tritonkit.repository.staging import umask_snapshot
 
 
 @dataclass
@@ -334,38 +333,37 @@ def export_model(
             f"torch_aoti needs Triton 26.03+; `serve --local` (Triton {compat.LOCAL_SERVER}) serves it from "
             f"{LOCAL_CONFIG} through tritonkit's pytorch runtime (torch._inductor.aoti_load_package)"
         )
-    with umask_snapshot():  # one read of the umask for the staging folder and every file written
-        try:
-            if created:
-                with staged_dir(model_dir) as stage:
-                    folder = stage / str(chosen)
-                    folder.mkdir()
-                    results, built = build_and_prove(plan, folder, options)
-                    (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
-                    if local_config is not None:
-                        (stage / LOCAL_CONFIG).parent.mkdir()
-                        (stage / LOCAL_CONFIG).write_text(local_config, encoding="utf-8")
-                    save_golden(stage, plan.golden, atomic=False)  # the stage is private until renamed
-                try:
-                    write_text_atomic(project.spec_path, spec_text)
-                except BaseException:
-                    shutil.rmtree(model_dir, ignore_errors=True)
-                    raise
-            else:
-                restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, model_dir / LOCAL_CONFIG]
-                with (
-                    _restoring([*restore, project.spec_path]),
-                    staged_dir(version_dir, replace=force) as stage,
-                ):
-                    results, built = build_and_prove(plan, stage, options)
-                    save_golden(model_dir, plan.golden)
-                    write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
-                    if local_config is not None:
-                        (model_dir / LOCAL_CONFIG).parent.mkdir(exist_ok=True)
-                        write_text_atomic(model_dir / LOCAL_CONFIG, local_config)
-                    write_text_atomic(project.spec_path, spec_text)
-        except OSError as exc:
-            raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
+    try:
+        if created:
+            with staged_dir(model_dir) as stage:
+                folder = stage / str(chosen)
+                folder.mkdir()
+                results, built = build_and_prove(plan, folder, options)
+                (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
+                if local_config is not None:
+                    (stage / LOCAL_CONFIG).parent.mkdir()
+                    (stage / LOCAL_CONFIG).write_text(local_config, encoding="utf-8")
+                save_golden(stage, plan.golden, atomic=False)  # the stage is private until renamed
+            try:
+                write_text_atomic(project.spec_path, spec_text)
+            except BaseException:
+                shutil.rmtree(model_dir, ignore_errors=True)
+                raise
+        else:
+            restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, model_dir / LOCAL_CONFIG]
+            with (
+                _restoring([*restore, project.spec_path]),
+                staged_dir(version_dir, replace=force) as stage,
+            ):
+                results, built = build_and_prove(plan, stage, options)
+                save_golden(model_dir, plan.golden)
+                write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
+                if local_config is not None:
+                    (model_dir / LOCAL_CONFIG).parent.mkdir(exist_ok=True)
+                    write_text_atomic(model_dir / LOCAL_CONFIG, local_config)
+                write_text_atomic(project.spec_path, spec_text)
+    except OSError as exc:
+        raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
     return ExportResult(
         spec=spec,
         model_dir=model_dir,
