@@ -283,11 +283,12 @@ def export_model(
     if max_batch_size < 0:
         raise UsageError(f"--max-batch-size must be >= 0, got {max_batch_size}")
     model_dir = repository / name
-    if model_dir.exists() and not model_dir.is_dir():
+    created = not model_dir.exists()  # read once: nothing changes it before the commit (the lock is held)
+    if not created and not model_dir.is_dir():
         raise RepositoryError(f"{model_dir} exists and is not a folder")
     chosen = _choose_version(model_dir, version, next, force)
     version_dir = model_dir / str(chosen)
-    replaced = version_dir.exists()
+    replaced = not created and version_dir.exists()
 
     model.eval()
     planning = time.perf_counter()
@@ -326,7 +327,6 @@ def export_model(
     plan.config_text = render_config(spec)
     project.upsert(spec)
     spec_text = project.to_yaml()
-    created = not model_dir.exists()
     local_config = local_aoti_config(plan.config_text) if fmt == "aoti" else None
     if local_config is not None:
         notes.append(
@@ -339,10 +339,10 @@ def export_model(
                 folder = stage / str(chosen)
                 folder.mkdir()
                 results, built = build_and_prove(plan, folder, options)
-                (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
+                (stage / CONFIG_FILE).write_bytes(plan.config_text.encode("utf-8"))
                 if local_config is not None:
                     (stage / LOCAL_CONFIG).parent.mkdir()
-                    (stage / LOCAL_CONFIG).write_text(local_config, encoding="utf-8")
+                    (stage / LOCAL_CONFIG).write_bytes(local_config.encode("utf-8"))
                 save_golden(stage, plan.golden, atomic=False)  # the stage is private until renamed
             try:
                 write_text_atomic(project.spec_path, spec_text)
