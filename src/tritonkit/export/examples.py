@@ -80,21 +80,23 @@ def load_example_file(path: Path) -> Any:
         raise UsageError(f"cannot load example inputs from {path}: {type(exc).__name__}: {exc}") from exc
 
 
-def forward_parameters(model: Any) -> list[inspect.Parameter]:
-    """forward()'s named parameters (no *args/**kwargs); empty when it cannot be inspected."""
+def forward_parameters(model: Any) -> list[inspect.Parameter] | None:
+    """All of forward()'s parameters; None when it cannot be inspected."""
     try:
-        signature = inspect.signature(model.forward)
+        return list(inspect.signature(model.forward).parameters.values())
     except (TypeError, ValueError):
-        return []
+        return None
+
+
+def _positional(params: list[inspect.Parameter] | None) -> list[inspect.Parameter]:
+    """The named parameters an example tuple fills in order (no *args/**kwargs); empty when unknown."""
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return [p for p in signature.parameters.values() if p.kind in kinds]
+    return [p for p in params or [] if p.kind in kinds]
 
 
-def _keyword_parameters(model: Any) -> tuple[list[inspect.Parameter], bool]:
-    """forward()'s parameters callable by name (keyword-only included), and whether it takes **kwargs."""
-    try:
-        params = list(inspect.signature(model.forward).parameters.values())
-    except (TypeError, ValueError):
+def _by_keyword(params: list[inspect.Parameter] | None) -> tuple[list[inspect.Parameter], bool]:
+    """The parameters callable by name (keyword-only included), and whether forward() takes **kwargs."""
+    if params is None:
         return [], True
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [p for p in params if p.kind in named], any(p.kind == p.VAR_KEYWORD for p in params)
@@ -108,12 +110,13 @@ def normalize_examples(model: Any, examples: Any) -> Examples:
     """
     import torch
 
-    params = forward_parameters(model)
+    signature = forward_parameters(model)  # read once: inspect.signature is a slow call
+    params = _positional(signature)
     names = [p.name for p in params]
     if isinstance(examples, torch.Tensor):
         examples = (examples,)
     if isinstance(examples, dict):
-        by_name, var_keyword = _keyword_parameters(model)
+        by_name, var_keyword = _by_keyword(signature)
         known = [p.name for p in by_name]
         unknown = [k for k in examples if k not in known]
         if unknown and not var_keyword:

@@ -32,7 +32,6 @@ from tritonkit.repository.lock import locked
 from tritonkit.repository.project import load_project
 from tritonkit.repository.render import LOCAL_CONFIG, local_aoti_config, render_config
 from tritonkit.repository.scan import CONFIG_FILE, next_version, scan_model_folder
-from tritonkit.repository.staging import umask_snapshot
 
 
 @dataclass
@@ -284,11 +283,12 @@ def export_model(
     if max_batch_size < 0:
         raise UsageError(f"--max-batch-size must be >= 0, got {max_batch_size}")
     model_dir = repository / name
-    if model_dir.exists() and not model_dir.is_dir():
+    created = not model_dir.exists()  # read once: nothing changes it before the commit (the lock is held)
+    if not created and not model_dir.is_dir():
         raise RepositoryError(f"{model_dir} exists and is not a folder")
     chosen = _choose_version(model_dir, version, next, force)
     version_dir = model_dir / str(chosen)
-    replaced = version_dir.exists()
+    replaced = not created and version_dir.exists()
 
     model.eval()
     planning = time.perf_counter()
@@ -327,45 +327,43 @@ def export_model(
     plan.config_text = render_config(spec)
     project.upsert(spec)
     spec_text = project.to_yaml()
-    created = not model_dir.exists()
     local_config = local_aoti_config(plan.config_text) if fmt == "aoti" else None
     if local_config is not None:
         notes.append(
             f"torch_aoti needs Triton 26.03+; `serve --local` (Triton {compat.LOCAL_SERVER}) serves it from "
             f"{LOCAL_CONFIG} through tritonkit's pytorch runtime (torch._inductor.aoti_load_package)"
         )
-    with umask_snapshot():  # one read of the umask for the staging folder and every file written
-        try:
-            if created:
-                with staged_dir(model_dir) as stage:
-                    folder = stage / str(chosen)
-                    folder.mkdir()
-                    results, built = build_and_prove(plan, folder, options)
-                    (stage / CONFIG_FILE).write_text(plan.config_text, encoding="utf-8")
-                    if local_config is not None:
-                        (stage / LOCAL_CONFIG).parent.mkdir()
-                        (stage / LOCAL_CONFIG).write_text(local_config, encoding="utf-8")
-                    save_golden(stage, plan.golden, atomic=False)  # the stage is private until renamed
-                try:
-                    write_text_atomic(project.spec_path, spec_text)
-                except BaseException:
-                    shutil.rmtree(model_dir, ignore_errors=True)
-                    raise
-            else:
-                restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, model_dir / LOCAL_CONFIG]
-                with (
-                    _restoring([*restore, project.spec_path]),
-                    staged_dir(version_dir, replace=force) as stage,
-                ):
-                    results, built = build_and_prove(plan, stage, options)
-                    save_golden(model_dir, plan.golden)
-                    write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
-                    if local_config is not None:
-                        (model_dir / LOCAL_CONFIG).parent.mkdir(exist_ok=True)
-                        write_text_atomic(model_dir / LOCAL_CONFIG, local_config)
-                    write_text_atomic(project.spec_path, spec_text)
-        except OSError as exc:
-            raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
+    try:
+        if created:
+            with staged_dir(model_dir) as stage:
+                folder = stage / str(chosen)
+                folder.mkdir()
+                results, built = build_and_prove(plan, folder, options)
+                (stage / CONFIG_FILE).write_bytes(plan.config_text.encode("utf-8"))
+                if local_config is not None:
+                    (stage / LOCAL_CONFIG).parent.mkdir()
+                    (stage / LOCAL_CONFIG).write_bytes(local_config.encode("utf-8"))
+                save_golden(stage, plan.golden, atomic=False)  # the stage is private until renamed
+            try:
+                write_text_atomic(project.spec_path, spec_text)
+            except BaseException:
+                shutil.rmtree(model_dir, ignore_errors=True)
+                raise
+        else:
+            restore = [model_dir / CONFIG_FILE, model_dir / GOLDEN_FILE, model_dir / LOCAL_CONFIG]
+            with (
+                _restoring([*restore, project.spec_path]),
+                staged_dir(version_dir, replace=force) as stage,
+            ):
+                results, built = build_and_prove(plan, stage, options)
+                save_golden(model_dir, plan.golden)
+                write_text_atomic(model_dir / CONFIG_FILE, plan.config_text)
+                if local_config is not None:
+                    (model_dir / LOCAL_CONFIG).parent.mkdir(exist_ok=True)
+                    write_text_atomic(model_dir / LOCAL_CONFIG, local_config)
+                write_text_atomic(project.spec_path, spec_text)
+    except OSError as exc:
+        raise convert._write_error(model_dir / CONFIG_FILE, exc) from exc
     return ExportResult(
         spec=spec,
         model_dir=model_dir,

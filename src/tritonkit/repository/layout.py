@@ -10,13 +10,11 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from tritonkit.errors import RepositoryError, RepositoryWriteError
 from tritonkit.repository import staging
-from tritonkit.repository.staging import current_umask
 
 
 def write_error(path: Path, exc: OSError) -> RepositoryWriteError:
@@ -38,22 +36,18 @@ def write_error(path: Path, exc: OSError) -> RepositoryWriteError:
     )
 
 
-def _writable_mode() -> int:
-    return 0o666 & ~current_umask()
-
-
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write a file through a temporary sibling and a rename: readers never see half of it.
 
-    The file gets the mode the umask gives (mkstemp alone makes 0600: a server running as another
-    user could not read it). Any OS error is a RepositoryWriteError; the old file stays as it was.
+    The file gets the mode the umask gives (see `staging.create_unique`: mkstemp would make 0600, which
+    a server running as another user cannot read). Any OS error is a RepositoryWriteError; the old
+    file stays as it was.
     """
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+        tmp, fd = staging.create_unique(path.parent, f".{path.name[:64]}.", ".tmp")
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), _writable_mode())
             handle.write(data)
         os.replace(tmp, path)
     except BaseException as exc:

@@ -19,13 +19,34 @@ fall back to a hidden sibling of the target, the old place, cleaned the same way
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PREFIX = ".tritonkit-staging."
+# tempfile.mkstemp's flags (os.open makes the descriptor non-inheritable itself)
+_NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def create_unique(folder: Path, prefix: str, suffix: str, *, directory: bool = False) -> tuple[Path, int]:
+    """A new file (and its open descriptor) or folder (and -1) in `folder`, named prefix + random + suffix.
+
+    What tempfile.mkstemp/mkdtemp do, but with the mode the umask gives: they make 0600/0700, which a
+    server running as another user cannot read, and mending that took a read of the umask (from /proc)
+    and a chmod. Created as 0666/0777, the file gets its mode from the kernel, as any other file does.
+    """
+    for _ in range(100):  # tempfile.TMP_MAX
+        path = folder / f"{prefix}{os.urandom(4).hex()}{suffix}"
+        try:
+            if directory:
+                os.mkdir(path, 0o777)
+                return path, -1
+            return path, os.open(path, _NEW_FILE, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name", str(folder / f"{prefix}XXXXXXXX{suffix}"))
 
 
 def repository_of(target: Path) -> Path:
@@ -95,9 +116,9 @@ def clean(folder: Path, match: Callable[[str], bool] = _ours) -> list[Path]:
     return removed
 
 
-def clean_for(target: Path) -> list[Path]:
-    """Remove what killed runs left for `target`'s repository (and old names beside `target`)."""
-    area = area_for(target)
+def clean_for(target: Path, area: Path | None) -> list[Path]:
+    """Remove what killed runs left in `target`'s staging `area` (see `area_for`) and old names beside
+    `target`."""
     removed = clean(area) if area is not None else []
     return removed + clean(target.parent, _legacy(target))
 
@@ -116,15 +137,13 @@ def held_folder(target: Path, kind: str = "staging") -> Iterator[Path]:
     yielded = False
     try:
         with repository_lock(repository_of(target)):
-            clean_for(target)
             area = area_for(target)
+            clean_for(target, area)
             if area is None:
-                path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=f".{kind}", dir=target.parent))
+                path, _ = create_unique(target.parent, f".{target.name}.", f".{kind}", directory=True)
             else:
-                prefix = f"{PREFIX}{target.name[:64]}."
-                path = Path(tempfile.mkdtemp(prefix=prefix, suffix=f".{kind}", dir=area))
+                path, _ = create_unique(area, f"{PREFIX}{target.name[:64]}.", f".{kind}", directory=True)
             fd = _try_lock(path)
-        os.chmod(path, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder becomes a model folder
         yielded = True
         yield path
     except BaseException:
@@ -134,35 +153,3 @@ def held_folder(target: Path, kind: str = "staging") -> Iterator[Path]:
     finally:
         if fd is not None:
             os.close(fd)
-
-
-_umask_snapshot: int | None = None
-
-
-@contextlib.contextmanager
-def umask_snapshot() -> Iterator[None]:
-    """Read the umask once for a block that writes several files (an export: staging folder, golden,
-    spec): `current_umask` then answers from the snapshot instead of reading /proc each time."""
-    global _umask_snapshot
-    outer = _umask_snapshot
-    _umask_snapshot = current_umask() if outer is None else outer
-    try:
-        yield
-    finally:
-        _umask_snapshot = outer
-
-
-def current_umask() -> int:
-    """The process umask, read without changing it (os.umask can only set it, racing other threads)."""
-    if _umask_snapshot is not None:
-        return _umask_snapshot
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
