@@ -5,9 +5,10 @@ schema, and runs the rule families of `tritonkit.validate.rules` over every mode
 whole repository). It returns a `ValidationReport` of findings; only the CLI prints.
 
 Speed matters (CI runs this on every push): the per-model work is one `scandir`, one read, one
-parse and a few attribute reads. Models are taken one at a time: parsed, then checked by their own
-rules while the parsed message is fresh in the CPU's caches; ensembles and BLS callers, whose rules
-read other models' configs, run once every config is parsed.
+parse and a few attribute reads. Every config is read first; then models are taken one at a time:
+parsed, then checked by their own rules while the parsed message is fresh in the CPU's caches, then
+(when no model reads other models' configs) dropped, so memory stays flat; ensembles and BLS callers,
+whose rules read other models' configs, run once every config is parsed.
 Line numbers for findings are located only in files that have findings, and nothing heavy (jinja,
 torch, HTTP clients) is imported.
 """
