@@ -130,8 +130,6 @@ def _chunks(dims: Any) -> list[int]:
 def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
     config = model.config
     findings: list[Finding] = []
-    max_batch = int(config.max_batch_size)
-    platform = str(config.platform)
     known = _known_types()
     for kind, tensors in (("input", model.inputs), ("output", model.outputs)):
         seen: dict[str, int] = {}
@@ -146,8 +144,9 @@ def check(model: ModelContext, repo: RepositoryContext) -> list[Finding]:
                 and 0 not in dims
                 and not tensor.HasField("reshape")
                 and (kind != "input" or tensor.format not in (1, 2) or len(dims) == 3)
-                and (not tensor.is_shape_tensor or platform == "tensorrt_plan")
-            ):
+                and (not tensor.is_shape_tensor or config.platform == "tensorrt_plan")
+            ):  # max_batch_size and platform are read only for a tensor with something to say
+                max_batch, platform = int(config.max_batch_size), str(config.platform)
                 findings.extend(_check_tensor(model, kind, index, tensor, dims, max_batch, platform))
             if name in seen:
                 path = f"{kind}[{index}]"

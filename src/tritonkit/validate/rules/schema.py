@@ -118,8 +118,7 @@ def complete_backend(model: ModelContext, target: Target | None) -> None:
             platform = "tensorflow_graphdef"
     if platform.startswith("tensorflow_"):
         backend = backend or "tensorflow"
-    elif not backend:
-        bare = not platform and not default_file
+    elif not backend:  # platform is still the config's here (only tensorflow_ ones were filled in)
         if (
             platform == "tensorrt_plan"
             or default_file == "model.plan"
